@@ -1,0 +1,26 @@
+# Conviction: make targets. `make demo` and `make test` install what is missing first.
+#   make setup   install Debian and PyPI dependencies (XGBoost library, test oracles) into .venv
+#   make build   release build of the `conviction` binary
+#   make demo    run the whole pipeline on the embedded market simulator (11 symbols)
+#   make test    run every test (swift test)
+#   make clean   remove build outputs and demo data
+SHELL := /bin/bash
+DEMO_DIR ?= demo-data
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: setup build demo test clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+
+demo: build
+	@bash scripts/demo.sh "$(DEMO_DIR)"
+
+test: setup
+	swift test $(SWIFT_BUILD_FLAGS)
+
+clean:
+	rm -rf .build "$(DEMO_DIR)"

@@ -1,0 +1,68 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One settings array, applied to every target by the loop at the end (as async-http-client does).
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+
+let package = Package(
+    name: "Conviction",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "conviction", targets: ["ConvictionCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: - Stages, top to bottom in data-flow order
+        .target(name: "ConvictionCore"),
+        .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
+        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore"]),
+        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore"]),
+        .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
+        .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
+        .target(
+            name: "ConvictionPipeline",
+            dependencies: [
+                "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
+                "ConvictionFeatures", "ConvictionModeling", logging,
+            ]
+        ),
+        .executableTarget(
+            name: "ConvictionCLI",
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionPipeline", argumentParser, logging]
+        ),
+
+        // MARK: - Tests
+        .target(name: "ConvictionTesting", dependencies: ["ConvictionCore", "ConvictionStore"], path: "Tests/ConvictionTesting"),
+        .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionTesting"]),
+        .testTarget(
+            name: "ConvictionPipelineTests",
+            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionTesting"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + upcomingFeatures
+}

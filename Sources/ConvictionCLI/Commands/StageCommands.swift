@@ -1,0 +1,163 @@
+import ArgumentParser
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionModeling
+import ConvictionPipeline
+import Foundation
+
+/// Prints a stage's summary and turns failures into a non-zero exit.
+func report(_ outcome: StageOutcome, context: PipelineContext) throws {
+    for line in outcome.planned { print("plan: \(line)") }
+    if !context.dryRun { print(outcome.summary) }
+    for note in outcome.notes { print("\(outcome.stage): \(note)") }
+    guard outcome.failures.isEmpty else {
+        for failure in outcome.failures { FileHandle.standardError.write(Data("error: \(failure)\n".utf8)) }
+        throw ExitCode(2)
+    }
+}
+
+extension Conviction {
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Simulate prices, news and posts (the embedded default data source).",
+            discussion: """
+            Writes market/bars_1m/, market/news/ and sim/stream/ (X API v2 stream lines). Deterministic: the
+            same seed and settings give byte-identical files. Example:
+              conviction simulate --sessions 20 --signal 0 --seed 7
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Seed (simulation.seed).") var seed: Int?
+        @Option(help: "Trading sessions (simulation.sessions).") var sessions: Int?
+        @Option(help: "Sentiment-leads-returns strength, 0 = none (simulation.signal).") var signal: Double?
+        @Option(help: "First day, YYYY-MM-DD (simulation.start).") var start: String?
+
+        func run() async throws {
+            let configuration = try global.resolve(overrides: [
+                ("simulation.seed", seed.map(String.init)), ("simulation.sessions", sessions.map(String.init)),
+                ("simulation.signal", signal.map { String($0) }), ("simulation.start", start)])
+            let context = try global.context(configuration)
+            try report(try await SimulateTask(context: context).run(), context: context)
+        }
+    }
+
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay X API v2 post archives into the raw store.",
+            discussion: """
+            Reads JSON-lines archives (gzipped when named .gz) of filtered-stream messages or bare post objects;
+            without files, replays the simulator's sim/stream/. Writes raw/posts/dt=/symbol=/ and, for lines that
+            cannot be used, raw/quarantine/ingest/ with the reason and line. Example:
+              conviction ingest ~/archives/2026-11-24.jsonl.gz
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Archive files; none = the simulator's stream.") var files: [String] = []
+
+        func run() async throws {
+            let context = try global.context(try global.resolve())
+            try report(try await IngestTask(context: context, files: files).run(), context: context)
+        }
+    }
+
+    struct Score: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score raw posts for sentiment.",
+            discussion: """
+            Reads raw/posts/, writes scores/dt=/symbol=/part-0.parquet (positive, negative, neutral, label,
+            confidence, scorer). Example:
+              conviction score --symbols AAPL,TSLA
+            """)
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let context = try global.context(try global.resolve())
+            try report(try await ScoreTask(context: context).run(), context: context)
+        }
+    }
+
+    struct Features: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build point-in-time feature matrices.",
+            discussion: """
+            Reads market/bars_1m/, market/news/ and scores/; writes features/symbol=/part-0.parquet and
+            features/feature_metadata.json. Example:
+              conviction features --include-sentiment
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Flag(inversion: .prefixedNo, help: "Add the sentiment features.") var includeSentiment = true
+
+        func run() async throws {
+            var configuration = try global.resolve()
+            configuration.features.includeSentiment = includeSentiment
+            let context = try global.context(configuration)
+            try report(try await FeaturesTask(context: context).run(), context: context)
+        }
+    }
+
+    struct Train: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train XGBoost walk-forward with and without sentiment and report the uplift.",
+            discussion: """
+            Reads features/; writes runs/<run-id>/report.md, report.json and fold_delta_auc.svg. Example:
+              conviction train --algorithm xgboost
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Learning algorithm.") var algorithm: Algorithm = .xgboost
+
+        func run() async throws {
+            let context = try global.context(try global.resolve())
+            let (outcome, runReport) = try await TrainTask(context: context).run()
+            if let runReport { print(runReport.verdict) }
+            try report(outcome, context: context)
+        }
+    }
+
+    struct PipelineCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pipeline",
+            abstract: "Run every stage: simulate, ingest, score, features, train, report.",
+            discussion: """
+            Finished work is skipped (each stage says so), so a re-run resumes and gives the same results.
+            Example, as in the project plan:
+              conviction pipeline --symbols AAPL --algorithm xgboost --twitter-sentiment --include-sentiment
+            With --dry-run it validates the configuration and inputs and prints the plan, training nothing.
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Learning algorithm.") var algorithm: Algorithm = .xgboost
+        @Flag(help: "Run the post stages (ingest and score).") var twitterSentiment = false
+        @Flag(help: "Add the sentiment features and measure their uplift.") var includeSentiment = false
+        @Option(help: "Simulated sessions (simulation.sessions).") var sessions: Int?
+        @Option(help: "Simulation signal strength, 0 = none (simulation.signal).") var signal: Double?
+        @Option(help: "Simulation seed (simulation.seed).") var seed: Int?
+        @Option(name: .customLong("archive"), help: "Replay this archive instead of simulating posts (repeatable).")
+        var archives: [String] = []
+
+        func run() async throws {
+            var configuration = try global.resolve(overrides: [
+                ("simulation.sessions", sessions.map(String.init)), ("simulation.signal", signal.map { String($0) }),
+                ("simulation.seed", seed.map(String.init))])
+            configuration.features.includeSentiment = includeSentiment
+            let context = try global.context(configuration)
+            var options = Pipeline.Options()
+            options.twitterSentiment = twitterSentiment
+            options.archives = archives
+            let started = Date()
+            let summary = try await ConvictionPipeline.Pipeline(context: context, options: options).run()
+            if context.dryRun {
+                print("dry run: configuration valid; nothing was written")
+                return
+            }
+            if let runReport = summary.report {
+                print(runReport.verdict)
+                print(String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", runReport.result.baselineAUC,
+                             runReport.result.augmentedAUC, runReport.result.deltaAUC))
+            }
+            if let location = summary.reportLocation { print("report: \(location)") }
+            print(String(format: "pipeline finished in %.1fs", Date().timeIntervalSince(started)))
+            if summary.failed { throw ExitCode(2) }
+        }
+    }
+}
+
+enum Algorithm: String, ExpressibleByArgument, CaseIterable {
+    case xgboost
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import ConvictionCore
+import ConvictionPipeline
+import Foundation
+import Logging
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (TOML). Default: ./conviction.toml when it exists.")
+    var config: String?
+
+    @Option(name: .long, help: "Store root folder; overrides data.dir.")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Comma-separated symbols, e.g. AAPL,TSLA; overrides universe.symbols.")
+    var symbols: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    @Flag(name: .long, help: "Validate inputs and print what would be done, changing nothing.")
+    var dryRun = false
+
+    /// Defaults, then the file, then the environment, then these flags.
+    func resolve(overrides: [(String, String?)] = []) throws -> ConvictionConfiguration {
+        var configuration = ConvictionConfiguration()
+        let path = config ?? (FileManager.default.fileExists(atPath: "conviction.toml") ? "conviction.toml" : nil)
+        if let path { try configuration.apply(file: path) }
+        try configuration.apply(environment: ProcessInfo.processInfo.environment)
+        if let dataDir { try configuration.set("data.dir", raw: dataDir, origin: "--data-dir") }
+        if let symbols { try configuration.set("universe.symbols", raw: symbols, origin: "--symbols") }
+        for (key, value) in overrides {
+            if let value { try configuration.set(key, raw: value, origin: "flag for \(key)") }
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    func logger() -> Logger {
+        let raw = logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+        let level = Logger.Level(rawValue: raw.lowercased()) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: "conviction")
+        logger.logLevel = level
+        return logger
+    }
+
+    func context(_ configuration: ConvictionConfiguration) throws -> PipelineContext {
+        try PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
+    }
+}
+
+/// Progress and messages go to standard error as plain lines; results go to standard output.
+struct ConsoleLogHandler: LogHandler {
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let prefix = level >= .warning ? "\(level): " : ""
+        FileHandle.standardError.write(Data((prefix + "\(message)\n").utf8))
+    }
+}
+
+enum LoggingBootstrap {
+    private static let done: Void = { LoggingSystem.bootstrap { _ in ConsoleLogHandler() } }()
+    static func once(level: Logger.Level) { _ = done }
+}

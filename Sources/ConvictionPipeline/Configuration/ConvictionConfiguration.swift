@@ -1,0 +1,253 @@
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionIngest
+import ConvictionModeling
+import Foundation
+
+/// Everything a run needs, resolved once by the CLI in this order: defaults, then the
+/// configuration file, then `CONVICTION_*` environment variables, then flags.
+public struct ConvictionConfiguration: Sendable {
+    /// Store root: a local folder (S3 arrives with the AWS backend).
+    public var dataDir = "data"
+    public var symbols = Symbol.universe
+    /// Financial keywords for the stream rules (used by live ingestion).
+    public var keywords = ["stock", "stocks", "shares", "earnings", "buy", "sell", "calls", "puts", "bullish", "bearish", "price", "market"]
+    public var simulation = MarketSimulator.Configuration()
+    /// `lexicon` (always available); transformer models arrive with the ONNX scorer.
+    public var scorer = "lexicon"
+    public var features = FeatureBuilder.Configuration()
+    /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
+    public var pointInTime = "created"
+    public var training = UpliftExperiment.Configuration()
+    /// Path to libxgboost.so; empty = look in .venv, then the system.
+    public var xgboostLibrary = ""
+
+    public init() {}
+
+    /// The demo preset `make demo` runs: the defaults, which are the embedded simulation.
+    public static let demo = ConvictionConfiguration()
+
+    public struct Error: Swift.Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    // MARK: - Keys
+
+    struct Key: Sendable {
+        let name: String
+        let help: String
+        let get: @Sendable (ConvictionConfiguration) -> TOMLDocument.Value
+        let set: @Sendable (inout ConvictionConfiguration, TOMLDocument.Value) throws(ValueError) -> Void
+    }
+
+    struct ValueError: Swift.Error { let message: String }
+
+    static func string(_ v: TOMLDocument.Value) throws(ValueError) -> String {
+        guard case .string(let s) = v else { throw ValueError(message: "expected a string in double quotes") }
+        return s
+    }
+    static func int(_ v: TOMLDocument.Value, _ range: ClosedRange<Int>) throws(ValueError) -> Int {
+        guard case .integer(let i) = v else { throw ValueError(message: "expected an integer") }
+        guard range.contains(i) else { throw ValueError(message: "\(i) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return i
+    }
+    static func double(_ v: TOMLDocument.Value, _ range: ClosedRange<Double>) throws(ValueError) -> Double {
+        let d: Double
+        switch v {
+        case .float(let f): d = f
+        case .integer(let i): d = Double(i)
+        default: throw ValueError(message: "expected a number")
+        }
+        guard range.contains(d) else { throw ValueError(message: "\(d) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return d
+    }
+    static func bool(_ v: TOMLDocument.Value) throws(ValueError) -> Bool {
+        guard case .bool(let b) = v else { throw ValueError(message: "expected true or false") }
+        return b
+    }
+    static func strings(_ v: TOMLDocument.Value) throws(ValueError) -> [String] {
+        guard case .array(let items) = v else { throw ValueError(message: "expected an array of strings") }
+        var out: [String] = []
+        for item in items { out.append(try string(item)) }
+        return out
+    }
+    static func oneOf(_ v: TOMLDocument.Value, _ allowed: [String]) throws(ValueError) -> String {
+        let s = try string(v)
+        guard allowed.contains(s) else { throw ValueError(message: "\(s.debugDescription) is not one of \(allowed.joined(separator: ", "))") }
+        return s
+    }
+
+    static let keys: [Key] = [
+        Key(name: "data.dir", help: "Store root folder (relative to the working directory).",
+            get: { .string($0.dataDir) }, set: { c, v throws(ValueError) in c.dataDir = try string(v) }),
+        Key(name: "universe.symbols", help: "Symbols to ingest, score and model.",
+            get: { .array($0.symbols.map { .string($0.rawValue) }) },
+            set: { c, v throws(ValueError) in
+                let list = try strings(v)
+                guard !list.isEmpty else { throw ValueError(message: "needs at least one symbol") }
+                for s in list where s.isEmpty || !s.allSatisfy({ $0.isLetter }) { throw ValueError(message: "\(s.debugDescription) is not a ticker") }
+                c.symbols = list.map(Symbol.init)
+            }),
+        Key(name: "universe.keywords", help: "Financial keywords the stream rules require beside the cashtag.",
+            get: { .array($0.keywords.map { .string($0) }) }, set: { c, v throws(ValueError) in c.keywords = try strings(v) }),
+        Key(name: "simulation.seed", help: "Seed: the same seed and settings give byte-identical data.",
+            get: { .integer(Int($0.simulation.seed)) }, set: { c, v throws(ValueError) in c.simulation.seed = UInt64(try int(v, 0...Int.max)) }),
+        Key(name: "simulation.start", help: "First calendar day (YYYY-MM-DD); the first session is on or after it.",
+            get: { .string($0.simulation.start.isoString) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard let d = CivilDate(iso: s) else { throw ValueError(message: "\(s.debugDescription) is not a YYYY-MM-DD date") }
+                c.simulation.start = d
+            }),
+        Key(name: "simulation.sessions", help: "Trading sessions to simulate.",
+            get: { .integer($0.simulation.sessions) }, set: { c, v throws(ValueError) in c.simulation.sessions = try int(v, 1...2000) }),
+        Key(name: "simulation.signal", help: "How strongly post sentiment leads returns: 0 = not at all, 1 = default.",
+            get: { .float($0.simulation.signal) }, set: { c, v throws(ValueError) in c.simulation.signal = try double(v, 0...20) }),
+        Key(name: "simulation.post_rate", help: "Multiplier on simulated post volume.",
+            get: { .float($0.simulation.postRate) }, set: { c, v throws(ValueError) in c.simulation.postRate = try double(v, 0.01...50) }),
+        Key(name: "scoring.scorer", help: "Sentiment scorer: lexicon.",
+            get: { .string($0.scorer) }, set: { c, v throws(ValueError) in c.scorer = try oneOf(v, ["lexicon"]) }),
+        Key(name: "features.bar_minutes", help: "Bar length in minutes; rows are stamped at each bar's close.",
+            get: { .integer($0.features.barMinutes) },
+            set: { c, v throws(ValueError) in
+                let m = try int(v, 1...390)
+                guard 390 % m == 0 || m % 5 == 0 else { throw ValueError(message: "\(m) does not divide the session evenly") }
+                c.features.barMinutes = m
+            }),
+        Key(name: "features.label_horizon_bars", help: "Label: direction of the return over this many bars after the decision.",
+            get: { .integer($0.features.labelHorizonBars) }, set: { c, v throws(ValueError) in c.features.labelHorizonBars = try int(v, 1...78) }),
+        Key(name: "features.point_in_time", help: "A post counts from its created_at (created) or from when it was received (received).",
+            get: { .string($0.pointInTime) }, set: { c, v throws(ValueError) in c.pointInTime = try oneOf(v, ["created", "received"]) }),
+        Key(name: "training.folds", help: "Walk-forward folds.",
+            get: { .integer($0.training.folds) }, set: { c, v throws(ValueError) in c.training.folds = try int(v, 1...50) }),
+        Key(name: "training.embargo_minutes", help: "Embargo after each test span, in minutes.",
+            get: { .integer(Int($0.training.embargo / Timestamps.minute)) },
+            set: { c, v throws(ValueError) in c.training.embargo = Int64(try int(v, 0...100_000)) * Timestamps.minute }),
+        Key(name: "training.rounds", help: "Boosting rounds.",
+            get: { .integer($0.training.rounds) }, set: { c, v throws(ValueError) in c.training.rounds = try int(v, 1...10_000) }),
+        Key(name: "training.max_depth", help: "Tree depth.",
+            get: { .integer($0.training.maxDepth) }, set: { c, v throws(ValueError) in c.training.maxDepth = try int(v, 1...16) }),
+        Key(name: "training.learning_rate", help: "Shrinkage (eta).",
+            get: { .float($0.training.learningRate) }, set: { c, v throws(ValueError) in c.training.learningRate = try double(v, 0.0001...1) }),
+        Key(name: "training.subsample", help: "Row subsample per tree.",
+            get: { .float($0.training.subsample) }, set: { c, v throws(ValueError) in c.training.subsample = try double(v, 0.05...1) }),
+        Key(name: "training.colsample_bytree", help: "Column subsample per tree.",
+            get: { .float($0.training.columnSample) }, set: { c, v throws(ValueError) in c.training.columnSample = try double(v, 0.05...1) }),
+        Key(name: "training.min_child_weight", help: "Minimum hessian weight in a leaf.",
+            get: { .float($0.training.minChildWeight) }, set: { c, v throws(ValueError) in c.training.minChildWeight = try double(v, 0...100_000) }),
+        Key(name: "training.seed", help: "Model seed.",
+            get: { .integer($0.training.seed) }, set: { c, v throws(ValueError) in c.training.seed = try int(v, 0...Int(Int32.max)) }),
+        Key(name: "training.threads", help: "XGBoost threads.",
+            get: { .integer($0.training.threads) }, set: { c, v throws(ValueError) in c.training.threads = try int(v, 1...256) }),
+        Key(name: "training.bootstrap_replicates", help: "Day-block bootstrap replicates for the ΔAUC interval.",
+            get: { .integer($0.training.bootstrapReplicates) }, set: { c, v throws(ValueError) in c.training.bootstrapReplicates = try int(v, 20...100_000) }),
+        Key(name: "training.alpha", help: "Significance level.",
+            get: { .float($0.training.alpha) }, set: { c, v throws(ValueError) in c.training.alpha = try double(v, 0.0001...0.5) }),
+        Key(name: "training.xgboost_library", help: "Path to libxgboost.so; empty = .venv, then the system.",
+            get: { .string($0.xgboostLibrary) }, set: { c, v throws(ValueError) in c.xgboostLibrary = try string(v) }),
+    ]
+
+    // MARK: - Loading
+
+    /// Applies a configuration file. Unknown keys and bad values are errors naming the key and line.
+    public mutating func apply(file path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw Error(description: "\(path): cannot read the configuration file") }
+        let document: TOMLDocument
+        do { document = try TOMLDocument(parsing: String(decoding: data, as: UTF8.self), file: path) } catch { throw Error(description: error.description) }
+        for (name, entry) in document.entries {
+            guard let key = Self.keys.first(where: { $0.name == name }) else {
+                let suggestion = Self.keys.map(\.name).min { Self.distance($0, name) < Self.distance($1, name) }.map { " (did you mean \($0)?)" } ?? ""
+                throw Error(description: "\(path):\(entry.line): unknown key \(name)\(suggestion)")
+            }
+            do { try key.set(&self, entry.value) } catch {
+                throw Error(description: "\(path):\(entry.line): \(name): \(error.message)")
+            }
+        }
+    }
+
+    /// Applies `CONVICTION_<SECTION>_<KEY>` variables, e.g. `CONVICTION_SIMULATION_SIGNAL=0`.
+    public mutating func apply(environment: [String: String]) throws {
+        for key in Self.keys {
+            let variable = Self.environmentName(key.name)
+            guard let raw = environment[variable] else { continue }
+            try set(key.name, raw: raw, origin: "environment variable \(variable)")
+        }
+    }
+
+    /// Sets one key from text as a user would type it in the file or on the command line.
+    public mutating func set(_ name: String, raw: String, origin: String) throws {
+        guard let key = Self.keys.first(where: { $0.name == name }) else { throw Error(description: "\(origin): unknown key \(name)") }
+        // Text from the environment or a flag: a TOML value where it reads as one of the key's
+        // type, else a bare word for a string key, or a comma list for an array key.
+        var text = Substring(raw)
+        var value = (try? TOMLDocument.parseValue(&text)).flatMap { String(text).trimmingWhitespace().isEmpty ? $0 : nil }
+        switch (key.get(self), value) {
+        case (.string, .string?), (.array, .array?): break
+        case (.string, _): value = .string(raw)
+        case (.array, _): value = .array(raw.split(separator: ",").map { .string(String($0).trimmingWhitespace()) })
+        default: break
+        }
+        do { try key.set(&self, value ?? .string(raw)) } catch {
+            throw Error(description: "\(origin): \(name): \(error.message)")
+        }
+    }
+
+    static func environmentName(_ key: String) -> String {
+        "CONVICTION_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// Checks values that depend on each other.
+    public func validate() throws {
+        if features.labelHorizonBars * features.barMinutes >= 390 {
+            throw Error(description: "features.label_horizon_bars: \(features.labelHorizonBars) bars of \(features.barMinutes) minutes do not fit in a session")
+        }
+        if simulation.sessions < training.folds + 1 {
+            throw Error(description: "simulation.sessions: \(simulation.sessions) sessions are too few for \(training.folds) walk-forward folds (need at least \(training.folds + 1))")
+        }
+    }
+
+    /// A commented configuration file holding these values (`conviction config init`).
+    public func renderTOML() -> String {
+        var out = "# Conviction configuration. Every key is optional; these are the defaults.\n"
+        out += "# Environment variables override the file (CONVICTION_TRAINING_FOLDS=3), and flags override both.\n"
+        var section = ""
+        for key in Self.keys {
+            let parts = key.name.split(separator: ".", maxSplits: 1)
+            if String(parts[0]) != section {
+                section = String(parts[0])
+                out += "\n[\(section)]\n"
+            }
+            out += "# \(key.help)\n\(parts[1]) = \(Self.render(key.get(self)))\n"
+        }
+        return out
+    }
+
+    /// Resolved values, one `key = value` line each (`conviction config show`).
+    public func renderResolved() -> String {
+        Self.keys.map { "\($0.name) = \(Self.render($0.get(self)))" }.joined(separator: "\n")
+    }
+
+    static func render(_ value: TOMLDocument.Value) -> String {
+        switch value {
+        case .string(let s): return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .integer(let i): return String(i)
+        case .float(let d): return String(d)
+        case .bool(let b): return String(b)
+        case .array(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
+        }
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]; row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+}

@@ -1,0 +1,98 @@
+import ConvictionIngest
+import ConvictionModeling
+import Foundation
+
+/// The record of one training run: what went in, what came out, and the verdict.
+public struct RunReport: Codable, Sendable {
+    public let runID: String
+    /// Wall-clock time the run finished; informational.
+    public let createdAt: String
+    public let symbols: [String]
+    public let firstDay: String
+    public let lastDay: String
+    public let simulation: MarketSimulator.Configuration
+    public let barMinutes: Int
+    public let labelHorizonBars: Int
+    public let pointInTime: String
+    public let training: UpliftExperiment.Configuration
+    public let result: UpliftExperiment.Result
+    public let sentimentIncluded: Bool
+
+    public var verdict: String {
+        guard sentimentIncluded else { return "Sentiment features were not included (--include-sentiment): baseline only." }
+        if result.significant {
+            return String(format: "Sentiment adds a significant uplift: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
+                          result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
+        }
+        return String(format: "No significant uplift from sentiment: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
+                      result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
+    }
+
+    public func markdown() -> String {
+        let r = result
+        var md = """
+        # Conviction run \(runID)
+
+        **\(verdict)**
+
+        | | AUC |
+        |---|---|
+        | baseline (price, volume, calendar, news: \(r.baselineFeatures.count) features) | \(String(format: "%.4f", r.baselineAUC)) |
+        | with sentiment (+\(r.addedFeatures.count) features) | \(String(format: "%.4f", r.augmentedAUC)) |
+        | ΔAUC | \(String(format: "%+.4f", r.deltaAUC)) |
+        | DeLong z, two-sided p | \(String(format: "%.2f, %.3g", r.delong.z, r.delong.pTwoSided)) |
+
+        An AUC near 0.5 is what an honest next-bar direction model scores; an AUC near 1 would mean leakage.
+
+        ## Per fold (walk-forward, purged, embargo \(training.embargo / 60_000) min)
+
+        | fold | train rows | test rows | purged | embargoed | baseline AUC | with sentiment | ΔAUC |
+        |---|---|---|---|---|---|---|---|
+
+        """
+        for f in r.folds {
+            md += "| \(f.fold) | \(f.trainRows) | \(f.testRows) | \(f.purged) | \(f.embargoed) | \(String(format: "%.4f", f.baselineAUC)) | \(String(format: "%.4f", f.augmentedAUC)) | \(String(format: "%+.4f", f.augmentedAUC - f.baselineAUC)) |\n"
+        }
+        md += """
+
+        ![ΔAUC per fold](fold_delta_auc.svg)
+
+        ## Data and settings
+        - Symbols: \(symbols.joined(separator: ", ")); days \(firstDay) to \(lastDay); \(r.rows) labelled rows, \(r.testRows) out of sample.
+        - Label: direction of the next \(labelHorizonBars) bar(s) of \(barMinutes) minutes after the decision time (a bar's close); labels never cross the close.
+        - Posts count from their \(pointInTime == "received" ? "receipt time" : "created_at"), strictly before the decision time.
+        - XGBoost \(r.xgboostVersion): \(training.rounds) rounds, depth \(training.maxDepth), eta \(training.learningRate), subsample \(training.subsample), colsample \(training.columnSample), min_child_weight \(training.minChildWeight), seed \(training.seed).
+        - Baseline features: \(r.baselineFeatures.joined(separator: ", ")).
+        - Sentiment features: \(r.addedFeatures.isEmpty ? "none" : r.addedFeatures.joined(separator: ", ")).
+        - Data source: the built-in market simulator (seed \(simulation.seed), \(simulation.sessions) sessions, signal \(simulation.signal)). This is a simulation, not market data.
+
+        """
+        return md
+    }
+
+    /// Per-fold ΔAUC as a bar chart with the pooled bootstrap interval, drawn as plain SVG.
+    public func foldChartSVG() -> String {
+        let width = 560.0, height = 260.0, left = 60.0, bottom = 40.0, top = 30.0
+        let deltas = result.folds.map { $0.augmentedAUC - $0.baselineAUC }
+        let extent = max(0.02, (deltas.map(abs).max() ?? 0) * 1.2, abs(result.bootstrap?.upper ?? 0) * 1.2, abs(result.bootstrap?.lower ?? 0) * 1.2)
+        let plotHeight = height - top - bottom
+        func y(_ v: Double) -> Double { top + plotHeight / 2 - v / extent * plotHeight / 2 }
+        let barWidth = (width - left - 20) / Double(max(deltas.count, 1))
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\">ΔAUC per walk-forward fold (sentiment minus baseline)</text>\n"
+        if let ci = result.bootstrap {
+            svg += "<rect x=\"\(left)\" y=\"\(y(ci.upper))\" width=\"\(width - left - 20)\" height=\"\(max(1, y(ci.lower) - y(ci.upper)))\" fill=\"#cde\" opacity=\"0.6\"/>\n"
+        }
+        for (i, d) in deltas.enumerated() {
+            let x = left + Double(i) * barWidth + barWidth * 0.2
+            svg += "<rect x=\"\(x)\" y=\"\(min(y(d), y(0)))\" width=\"\(barWidth * 0.6)\" height=\"\(abs(y(d) - y(0)))\" fill=\"\(d >= 0 ? "#2a7" : "#c44")\"/>\n"
+            svg += "<text x=\"\(x + barWidth * 0.3)\" y=\"\(height - 22)\" text-anchor=\"middle\">fold \(result.folds[i].fold)</text>\n"
+        }
+        svg += "<line x1=\"\(left)\" x2=\"\(width - 20)\" y1=\"\(y(0))\" y2=\"\(y(0))\" stroke=\"#333\"/>\n"
+        for tick in [-extent, -extent / 2, extent / 2, extent] {
+            svg += "<text x=\"\(left - 6)\" y=\"\(y(tick) + 4)\" text-anchor=\"end\">\(String(format: "%+.3f", tick))</text>\n"
+        }
+        svg += "<text x=\"\(left)\" y=\"\(height - 6)\">shaded: pooled 95% day-block bootstrap interval of ΔAUC</text>\n</svg>\n"
+        return svg
+    }
+}

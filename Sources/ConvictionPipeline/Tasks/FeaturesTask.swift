@@ -1,0 +1,116 @@
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionStore
+import Foundation
+import Logging
+
+/// Builds one point-in-time feature matrix per symbol from bars, news and scores:
+/// `features/symbol=S/part-0.parquet`, plus `features/feature_metadata.json`.
+public struct FeaturesTask: Sendable {
+    public static let stage = "features"
+    /// Bumped whenever the matrix layout changes.
+    public static let schemaVersion = 1
+    let context: PipelineContext
+
+    public init(context: PipelineContext) { self.context = context }
+
+    var builder: FeatureBuilder { FeatureBuilder(configuration: context.configuration.features) }
+
+    public func run() async throws -> StageOutcome {
+        var outcome = StageOutcome(stage: Self.stage)
+        let config = context.configuration
+        let store = context.store
+        let bars = try await store.partitions(of: .bars, symbols: context.symbolSet)
+        let news = try await store.partitions(of: .news, symbols: context.symbolSet)
+        let scores = try await store.partitions(of: .scores, symbols: context.symbolSet)
+        func keys(_ partitions: [Partition: [String]], _ symbol: Symbol) -> [String] {
+            partitions.filter { $0.key.symbol == symbol }.flatMap(\.value).sorted()
+        }
+        if context.dryRun {
+            outcome.planned = ["build \(config.symbols.count) feature matrices (\(builder.definitions.count) columns, \(config.features.barMinutes)-minute bars, sentiment \(config.features.includeSentiment ? "included" : "excluded"))"]
+            return outcome
+        }
+        var meter = ProgressMeter(stage: "features", total: config.symbols.count, logger: context.logger)
+        for (n, symbol) in config.symbols.enumerated() {
+            defer { meter.step(n + 1, rows: outcome.rows) }
+            let inputs = keys(bars, symbol) + keys(news, symbol) + (config.features.includeSentiment ? keys(scores, symbol) : [])
+            guard !keys(bars, symbol).isEmpty else {
+                outcome.failures.append("\(symbol): no bars in \(Dataset.bars.rawValue)/ (run `conviction simulate` or import bars)")
+                continue
+            }
+            var hasher = ContentHasher()
+            hasher.update(String(Self.schemaVersion)); hasher.update(try JSON.encode(config.features)); hasher.update(config.pointInTime)
+            var loaded: [String: Data] = [:]
+            for key in inputs {
+                let data = try await store.get(key)
+                loaded[key] = data; hasher.update(key); hasher.update(data)
+            }
+            let inputHash = hasher.finalize()
+            let unit = "symbol=\(symbol.rawValue)"
+            if let done = try await context.catalog.finished(stage: Self.stage, unit: unit, inputHash: inputHash, store: store) {
+                outcome.skipped += 1; outcome.rows += done.rows
+                continue
+            }
+            let minuteBars = try keys(bars, symbol).flatMap { try MarketTables.decodeBars(loaded[$0]!, source: $0) }.sorted { $0.start < $1.start }
+            let newsEvents = try keys(news, symbol).flatMap { try MarketTables.decodeNews(loaded[$0]!, source: $0) }
+            let received = config.pointInTime == "received"
+            let posts = config.features.includeSentiment
+                ? try keys(scores, symbol).flatMap { try MarketTables.decodeScores(loaded[$0]!, source: $0) }
+                    .map { SentimentObservation(time: received ? $0.receivedAt : $0.createdAt, polarity: $0.polarity, followers: $0.authorFollowers) }
+                : []
+            let matrix = builder.build(symbol: symbol, minuteBars: minuteBars, news: newsEvents, posts: posts)
+            let bytes = try Self.encode(matrix)
+            let key = Partition(.features, symbol: symbol).prefix + "part-0.parquet"
+            try await store.put(key, data: bytes)
+            try context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: key,
+                                             outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(nowMillis())))
+            outcome.done += 1
+            outcome.rows += matrix.rowCount
+        }
+        try await store.put(Dataset.features.rawValue + "/feature_metadata.json", data: try JSON.encode(metadata))
+        return outcome
+    }
+
+    /// `feature_metadata.json`: what the training stage reads to know the columns.
+    public struct Metadata: Codable, Sendable {
+        public struct Column: Codable, Sendable {
+            public let name: String, type: String, group: String, window: String, source: String, unit: String, description: String
+        }
+        public let version: Int
+        public let barMinutes: Int
+        public let labelHorizonBars: Int
+        public let pointInTime: String
+        public let includeSentiment: Bool
+        public let timestamp: String
+        public let label: String
+        public let features: [Column]
+    }
+
+    public var metadata: Metadata {
+        let config = context.configuration
+        return Metadata(
+            version: Self.schemaVersion, barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
+            pointInTime: config.pointInTime, includeSentiment: config.features.includeSentiment,
+            timestamp: "timestamp: the decision time, the close of the bar (UTC); every feature uses only information from before it",
+            label: "label: 1 if log(close[t+h]/close[t]) > 0 over the next h bars, else 0; null where t+h passes the session close. label_end is t+h.",
+            features: builder.definitions.map {
+                Metadata.Column(name: $0.name, type: "double", group: $0.group.rawValue, window: $0.window,
+                                source: $0.group == .sentiment ? "scores" : ($0.group == .news ? "market/news" : "market/bars_1m"),
+                                unit: $0.unit, description: $0.description)
+            })
+    }
+
+    static func encode(_ matrix: FeatureMatrix) throws -> Data {
+        var columns = [
+            ParquetColumn(name: "timestamp", nullable: false, values: .timestamp(matrix.timestamps.map { $0 * 1000 })),
+            ParquetColumn(name: "symbol", nullable: false, values: .string(Array(repeating: matrix.symbol.rawValue, count: matrix.rowCount))),
+        ]
+        for (definition, values) in zip(matrix.definitions, matrix.columns) {
+            columns.append(ParquetColumn(name: definition.name, values: .double(values)))
+        }
+        columns.append(ParquetColumn(name: "label", values: .int64(matrix.labels.map { $0.map(Int64.init) })))
+        columns.append(ParquetColumn(name: "forward_return", values: .double(matrix.forwardReturns)))
+        columns.append(ParquetColumn(name: "label_end", values: .timestamp(matrix.labelEnds.map { $0.map { $0 * 1000 } })))
+        return try ParquetWriter.encode(ParquetTable(columns: columns, keyValueMetadata: ["conviction.schema_version": String(schemaVersion)]))
+    }
+}

@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The embedded catalog (SQLite through GRDB): what each stage has finished, for which partition,
+/// from which inputs. A stage skips a partition whose recorded input hash equals the current one
+/// and whose outputs are still in the store, so re-runs do no duplicate work and resume where a
+/// failed run stopped.
+public final class Catalog: Sendable {
+    /// One finished unit of work.
+    public struct Completion: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+        public static let databaseTableName = "stage_completion"
+        public var stage: String
+        /// What was processed, e.g. a partition prefix or a source file key.
+        public var unit: String
+        /// SHA-256 over the inputs and the stage's settings.
+        public var inputHash: String
+        /// Keys written, newline-separated.
+        public var outputKeys: String
+        /// SHA-256 over the outputs' bytes.
+        public var outputHash: String
+        public var rows: Int
+        /// Wall-clock time of completion (ISO 8601); informational only.
+        public var completedAt: String
+
+        public init(stage: String, unit: String, inputHash: String, outputKeys: String, outputHash: String, rows: Int, completedAt: String) {
+            self.stage = stage; self.unit = unit; self.inputHash = inputHash; self.outputKeys = outputKeys
+            self.outputHash = outputHash; self.rows = rows; self.completedAt = completedAt
+        }
+
+        public var outputKeyList: [String] { outputKeys.split(separator: "\n").map(String.init) }
+    }
+
+    private let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the catalog file; `nil` path gives an in-memory catalog.
+    public init(path: String?) throws {
+        if let path {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            queue = try DatabaseQueue(path: path)
+        } else {
+            queue = try DatabaseQueue()
+        }
+        try Self.migrator.migrate(queue)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        // Never edit a shipped migration: add a new one.
+        migrator.registerMigration("v1-stage-completion") { db in
+            try db.create(table: "stage_completion") { t in
+                t.column("stage", .text).notNull()
+                t.column("unit", .text).notNull()
+                t.column("inputHash", .text).notNull()
+                t.column("outputKeys", .text).notNull()
+                t.column("outputHash", .text).notNull()
+                t.column("rows", .integer).notNull()
+                t.column("completedAt", .text).notNull()
+                t.primaryKey(["stage", "unit"])
+            }
+        }
+        return migrator
+    }
+
+    public func completion(stage: String, unit: String) throws -> Completion? {
+        try queue.read { db in
+            try Completion.filter(Column("stage") == stage && Column("unit") == unit).fetchOne(db)
+        }
+    }
+
+    public func completions(stage: String) throws -> [Completion] {
+        try queue.read { db in try Completion.filter(Column("stage") == stage).order(Column("unit")).fetchAll(db) }
+    }
+
+    public func record(_ completion: Completion) throws {
+        try queue.write { db in try completion.upsert(db) }
+    }
+
+    public func forget(stage: String, unit: String) throws {
+        _ = try queue.write { db in
+            try Completion.filter(Column("stage") == stage && Column("unit") == unit).deleteAll(db)
+        }
+    }
+
+    /// The finished record for `unit` when it was made from the same inputs and its outputs still
+    /// exist; nil means the work must be (re)done.
+    public func finished(stage: String, unit: String, inputHash: String, store: any ObjectStore) async throws -> Completion? {
+        guard let done = try completion(stage: stage, unit: unit), done.inputHash == inputHash else { return nil }
+        for key in done.outputKeyList where !(try await store.exists(key)) { return nil }
+        return done
+    }
+}
+
+/// SHA-256 content hashes, hex-encoded.
+public struct ContentHasher {
+    private var hasher = SHA256()
+    public init() {}
+
+    public mutating func update(_ data: Data) {
+        hasher.update(data: withUnsafeBytes(of: UInt64(data.count).littleEndian) { Data($0) })
+        hasher.update(data: data)
+    }
+
+    public mutating func update(_ text: String) { update(Data(text.utf8)) }
+
+    public func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+
+    public static func hash(_ data: Data) -> String {
+        var h = ContentHasher(); h.update(data); return h.finalize()
+    }
+}

@@ -1,0 +1,72 @@
+import CZlib
+import Foundation
+
+/// gzip (RFC 1952) compression through zlib.
+///
+/// The header's modification time is left at zero, so the same input always gives the same
+/// bytes: the simulator promises byte-identical outputs for a seed.
+public enum Gzip {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// 15 window bits + 16 selects the gzip wrapper; + 32 on inflate auto-detects gzip or zlib.
+    public static func compress(_ input: Data, level: Int32 = 6) throws -> Data {
+        var partial = Data()
+        return try zlib(input, windowBits: 15 + 16, level: level, deflating: true, partial: &partial)
+    }
+
+    public static func decompress(_ input: Data) throws -> Data {
+        var partial = Data()
+        return try zlib(input, windowBits: 15 + 32, level: 0, deflating: false, partial: &partial)
+    }
+
+    /// Decompresses as much as can be read; `error` says why it stopped early (truncation, corruption).
+    public static func decompressPartial(_ input: Data) -> (Data, Error?) {
+        var partial = Data()
+        do {
+            return (try zlib(input, windowBits: 15 + 32, level: 0, deflating: false, partial: &partial), nil)
+        } catch let error as Error {
+            return (partial, error)
+        } catch {
+            return (partial, Error(description: "\(error)"))
+        }
+    }
+
+    private static func zlib(_ input: Data, windowBits: Int32, level: Int32, deflating: Bool, partial: inout Data) throws -> Data {
+        var stream = z_stream()
+        let initStatus = deflating
+            ? czlib_deflate_init(&stream, level, windowBits)
+            : czlib_inflate_init(&stream, windowBits)
+        guard initStatus == Z_OK else { throw Error(description: "zlib init failed (\(initStatus))") }
+        defer { if deflating { deflateEnd(&stream) } else { inflateEnd(&stream) } }
+
+        var output = Data()
+        let chunk = 1 << 16
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var inputBytes = [UInt8](input)
+        let inputCount = inputBytes.count
+        var status: Int32 = Z_OK
+        try inputBytes.withUnsafeMutableBufferPointer { inPtr in
+            stream.next_in = inPtr.baseAddress
+            stream.avail_in = uInt(inputCount)
+            repeat {
+                try buffer.withUnsafeMutableBufferPointer { outPtr in
+                    stream.next_out = outPtr.baseAddress
+                    stream.avail_out = uInt(chunk)
+                    status = deflating ? deflate(&stream, Z_FINISH) : inflate(&stream, Z_NO_FLUSH)
+                    if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
+                        partial = output
+                        throw Error(description: "corrupt or truncated gzip data (zlib status \(status))")
+                    }
+                    output.append(outPtr.baseAddress!, count: chunk - Int(stream.avail_out))
+                }
+                if status == Z_BUF_ERROR && stream.avail_in == 0 && !deflating {
+                    partial = output
+                    throw Error(description: "truncated gzip data: stream ended before its trailer")
+                }
+            } while status != Z_STREAM_END
+        }
+        return output
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Newline-delimited JSON, gzip-compressed: the raw store's format.
+public enum JSONLines {
+    /// One line of a file, numbered from 1 so errors can name it.
+    public struct Line: Sendable {
+        public let number: Int
+        public let bytes: Data
+        public var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    public struct ReadResult: Sendable {
+        public let lines: [Line]
+        /// Set when the file ended early (truncated gzip, or a last line with no newline in a
+        /// truncated file); `lines` then holds every complete line before the damage.
+        public let damage: String?
+    }
+
+    public static func encode(_ lines: [Data], gzip: Bool = true) throws -> Data {
+        var out = Data()
+        out.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
+        for line in lines { out.append(line); out.append(0x0A) }
+        return gzip ? try Gzip.compress(out) : out
+    }
+
+    /// Reads every complete line; never throws on damage, reports it instead so callers can keep
+    /// the good lines and quarantine the rest.
+    public static func read(_ data: Data, gzipped: Bool) -> ReadResult {
+        var body = data
+        var damage: String?
+        if gzipped {
+            let (output, error) = Gzip.decompressPartial(data)
+            body = output
+            if let error { damage = error.description }
+        }
+        var lines: [Line] = []
+        var number = 0
+        var start = body.startIndex
+        body.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            for i in 0..<bytes.count where bytes[i] == 0x0A {
+                number += 1
+                let lineStart = start - body.startIndex
+                if i > lineStart { lines.append(Line(number: number, bytes: Data(bytes[lineStart..<i]))) }
+                start = body.startIndex + i + 1
+            }
+        }
+        if start < body.endIndex {
+            number += 1
+            let tail = Line(number: number, bytes: Data(body[start...]))
+            if damage != nil {
+                // A partial last line of a damaged file: keep it for the quarantine, flagged.
+                lines.append(tail)
+                damage! += "; line \(number) is incomplete"
+            } else {
+                lines.append(tail)  // a plain file may simply lack its final newline
+            }
+        }
+        return ReadResult(lines: lines, damage: damage)
+    }
+}

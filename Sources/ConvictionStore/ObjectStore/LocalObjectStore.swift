@@ -1,0 +1,94 @@
+import Foundation
+
+/// An object store on the local filesystem. Writes go to a temporary file in the target folder,
+/// are fsynced, renamed over the key, and the folder is fsynced: a crash leaves the old object or
+/// the new one, and at worst a `.tmp-*` file that listings ignore.
+public struct LocalObjectStore: ObjectStore {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root.standardizedFileURL
+        try FileManager.default.createDirectory(at: self.root, withIntermediateDirectories: true)
+    }
+
+    public var location: String { root.path }
+
+    public func url(for key: String) throws -> URL {
+        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+            throw StoreError(key: key, message: "invalid object key (must be a relative path without '.' or '..')")
+        }
+        return root.appendingPathComponent(key)
+    }
+
+    public func put(_ key: String, data: Data) async throws {
+        let target = try url(for: key)
+        let folder = target.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temp = folder.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        do {
+            try Self.writeSynced(data, to: temp)
+            guard rename(temp.path, target.path) == 0 else {
+                throw StoreError(key: key, message: "rename failed: \(String(cString: strerror(errno)))")
+            }
+            Self.syncDirectory(folder)
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    public func get(_ key: String) async throws -> Data {
+        let target = try url(for: key)
+        guard let data = FileManager.default.contents(atPath: target.path) else {
+            throw StoreError(key: key, message: "no such object in \(location)")
+        }
+        return data
+    }
+
+    public func exists(_ key: String) async throws -> Bool {
+        FileManager.default.fileExists(atPath: try url(for: key).path)
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        // List from the deepest folder the prefix names, then filter by the full prefix.
+        let folderPart = prefix.hasSuffix("/") ? prefix : (prefix.split(separator: "/").dropLast().joined(separator: "/"))
+        let start = folderPart.isEmpty ? root : root.appendingPathComponent(folderPart)
+        guard let walker = FileManager.default.enumerator(at: start, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        var keys: [String] = []
+        for case let file as URL in walker {
+            guard (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true,
+                  !file.lastPathComponent.hasPrefix(".tmp-") else { continue }
+            let path = file.standardizedFileURL.path
+            guard path.hasPrefix(rootPath) else { continue }
+            let key = String(path.dropFirst(rootPath.count))
+            if key.hasPrefix(prefix) { keys.append(key) }
+        }
+        return keys.sorted()
+    }
+
+    public func delete(_ key: String) async throws {
+        let target = try url(for: key)
+        if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+    }
+
+    static func writeSynced(_ data: Data, to url: URL) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw StoreError(key: url.path, message: "cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard n > 0 else { throw StoreError(key: url.path, message: "write failed: \(String(cString: strerror(errno)))") }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw StoreError(key: url.path, message: "fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Where Conviction keeps its data: raw posts, scores, features, run records. Keys are `/`-separated
+/// relative paths (`raw/posts/dt=2026-11-24/symbol=AAPL/part-....jsonl.gz`).
+///
+/// `put` is atomic: a reader sees the old object or the new one, never part of one. The local
+/// backend is the default; S3 implements the same protocol.
+public protocol ObjectStore: Sendable {
+    /// A human-readable location, e.g. `file:///data` or `s3://bucket/prefix`.
+    var location: String { get }
+    func put(_ key: String, data: Data) async throws
+    func get(_ key: String) async throws -> Data
+    func exists(_ key: String) async throws -> Bool
+    /// Keys under `prefix`, sorted.
+    func list(prefix: String) async throws -> [String]
+    func delete(_ key: String) async throws
+}
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public let key: String
+    public let message: String
+    public init(key: String, message: String) { self.key = key; self.message = message }
+    public var description: String { "\(key): \(message)" }
+}
