@@ -47,7 +47,7 @@ public struct MarketSimulator: Sendable {
     public let calendar = TradingCalendar()
 
     /// Per-minute drift, in units of the minute's volatility, of a mood of one standard deviation at signal 1.
-    static let moodDrift = 0.05
+    static let moodDrift = 0.08
     /// Memory of the mood process, in minutes.
     static let moodMemoryMinutes = 90.0
 
