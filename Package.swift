@@ -48,17 +48,19 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .target(name: "ConvictionTesting", dependencies: ["ConvictionCore", "ConvictionStore"], path: "Tests/ConvictionTesting"),
+        .target(name: "ConvictionTesting", path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",
-            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionTesting"]
+            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionTesting"]
         ),
+        // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
+        .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

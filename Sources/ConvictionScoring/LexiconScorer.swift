@@ -53,7 +53,7 @@ public struct LexiconScorer: Sendable {
     }
 
     /// Lower-cased words; `$TICKER` cashtags and URLs dropped; emoji kept as tokens.
-    static func tokenize(_ text: String) -> [String] {
+    public static func tokenize(_ text: String) -> [String] {
         var tokens: [String] = []
         var current = ""
         var skippingTag = false

@@ -82,8 +82,9 @@ public struct ReplayIngestor: Sendable {
             }
         }
 
-        // Part names derive from the source's content, so a replay rewrites the same objects.
-        let part = "part-\(contentHash.prefix(16)).jsonl.gz"
+        // Part names derive from the source's name, so replaying a source (say, once a truncated
+        // file is whole again) overwrites its earlier output instead of adding to it.
+        let part = "part-\(ContentHasher.hash(Data(source.name.utf8)).prefix(16)).jsonl.gz"
         var outputs: [String] = []
         var outputHasher = ContentHasher()
         for (partition, lines) in partitions.sorted(by: { $0.key < $1.key }) {

@@ -2,9 +2,12 @@ import ConvictionCore
 
 /// Walk-forward validation with purging and an embargo (López de Prado, AFML ch. 7).
 ///
-/// Days are cut into `folds + 1` contiguous groups. Fold k tests on group k and trains on every
-/// earlier row, less (purge) any row whose label interval [t0, t1] overlaps the test span and
-/// (embargo) any row starting within `embargo` after the test span. Never shuffled.
+/// Days are cut into `folds + 1` contiguous groups. Fold k tests on group k and trains on the
+/// rows of earlier groups only (never shuffled, never the future), less:
+/// - purged: rows whose label interval [t0, t1] reaches into the test span;
+/// - embargoed: rows whose label ends within `embargo` before the test span. Every training row
+///   precedes the test span here, so the embargo is a gap before it (like scikit-learn's
+///   `TimeSeriesSplit(gap=)`), guarding against serially correlated features and labels.
 public struct WalkForwardSplitter: Sendable {
     public struct Fold: Sendable {
         public let index: Int
@@ -30,17 +33,11 @@ public struct WalkForwardSplitter: Sendable {
         var result: [Fold] = []
         for k in 1...folds {
             let test = t0.indices.filter { groupOf[day[$0]]! == k }
-            guard let testStart = test.map({ t0[$0] }).min(), let testEnd = test.map({ t1[$0] }).max() else { continue }
+            guard let testStart = test.map({ t0[$0] }).min() else { continue }
             var train: [Int] = []
             var purged = 0, embargoed = 0
-            for i in t0.indices where groupOf[day[i]]! != k {
-                if groupOf[day[i]]! > k && t0[i] > testEnd + embargo {
-                    continue  // walk-forward: never train on the future
-                }
-                if t0[i] <= testEnd && t1[i] >= testStart { purged += 1; continue }
-                if t0[i] > testEnd && t0[i] <= testEnd + embargo { embargoed += 1; continue }
-                if groupOf[day[i]]! > k { continue }
-                train.append(i)
+            for i in t0.indices where groupOf[day[i]]! < k {
+                if t1[i] >= testStart { purged += 1 } else if t1[i] > testStart - embargo { embargoed += 1 } else { train.append(i) }
             }
             result.append(Fold(index: k, train: train, test: test, purged: purged, embargoed: embargoed))
         }

@@ -1,0 +1,168 @@
+import ConvictionCore
+import ConvictionIngest
+import ConvictionStore
+import ConvictionTesting
+import Foundation
+import Testing
+
+/// A valid stream line for tests.
+func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: String = "2026-01-05T15:00:00.000Z",
+                tags: [String] = ["AAPL"]) -> String {
+    let rules = tags.map { "{\"id\":\"1\",\"tag\":\"\($0)\"}" }.joined(separator: ",")
+    return """
+    {"data":{"id":"\(id)","text":"\(text)","created_at":"\(createdAt)","author_id":"99","lang":"en","entities":{"cashtags":[{"start":0,"end":5,"tag":"AAPL"}]}},"includes":{"users":[{"id":"99","username":"u","public_metrics":{"followers_count":120,"following_count":1,"tweet_count":5}}]},"matching_rules":[\(rules)]}
+    """
+}
+
+@Suite struct PostNormalizerTests {
+    let normalizer = PostNormalizer(symbols: Symbol.universe)
+
+    @Test func readsStreamMessages() throws {
+        let (post, symbols) = try normalizer.normalize(Data(streamLine(id: "123", tags: ["AAPL", "MSFT"]).utf8), receivedAt: nil)
+        #expect(post.id == "123" && post.authorFollowers == 120)
+        #expect(post.createdAt == Timestamps.parseISO8601("2026-01-05T15:00:00.000Z"))
+        #expect(post.receivedAt == post.createdAt)
+        #expect(symbols == [Symbol("AAPL"), Symbol("MSFT")])
+    }
+
+    @Test func readsBarePostObjects() throws {
+        let line = #"{"id":"5","text":"$TSLA puts","created_at":"2026-01-05T15:00:00Z","author_id":"1","entities":{"cashtags":[{"start":0,"end":5,"tag":"tsla"}]}}"#
+        let (_, symbols) = try normalizer.normalize(Data(line.utf8), receivedAt: 7)
+        #expect(symbols == [Symbol("TSLA")])
+    }
+
+    @Test(arguments: [
+        ("{not json", "malformed", "not valid JSON"),
+        (#"{"data":{"id":"1","created_at":"2026-01-05T15:00:00Z","author_id":"1"}}"#, "malformed", "data.text: missing"),
+        (#"{"data":{"id":"x1","text":"t","created_at":"2026-01-05T15:00:00Z","author_id":"1"}}"#, "bad_value", "data.id"),
+        (#"{"data":{"id":"1","text":"t","created_at":"yesterday","author_id":"1"}}"#, "bad_value", "data.created_at"),
+        (#"{"data":{"id":"1","text":"$ZZZZ","created_at":"2026-01-05T15:00:00Z","author_id":"1"}}"#, "no_symbol", "no configured symbol"),
+    ])
+    func rejectsBadLinesNamingTheField(_ input: (String, String, String)) {
+        do {
+            _ = try normalizer.normalize(Data(input.0.utf8), receivedAt: nil)
+            Issue.record("accepted \(input.0)")
+        } catch {
+            #expect(error.reason == input.1)
+            #expect(error.detail.contains(input.2), "\(error.detail)")
+        }
+    }
+
+    @Test func rawLineKeepsThePayloadVerbatim() throws {
+        let payload = Data(streamLine(id: "42").utf8)
+        let line = RawPostLine.encode(payload: payload, receivedAt: 1_767_625_200_123)
+        let decoded = try #require(RawPostLine.decode(line))
+        #expect(decoded.payload == payload)
+        #expect(decoded.receivedAt == 1_767_625_200_123)
+        #expect(try JSONSerialization.jsonObject(with: line) is [String: Any])
+    }
+}
+
+@Suite struct ReplayIngestorTests {
+    func setUp() throws -> (LocalObjectStore, Catalog, ReplayIngestor) {
+        let root = TestSupport.temporaryDirectory("ingest")
+        let store = try LocalObjectStore(root: root)
+        let catalog = try Catalog(path: root.appendingPathComponent("catalog.sqlite").path)
+        return (store, catalog, ReplayIngestor(store: store, catalog: catalog, symbols: Symbol.universe))
+    }
+
+    func source(_ name: String, _ data: Data) -> ReplayIngestor.Source { .init(name: name) { data } }
+
+    @Test func malformedLineIsQuarantinedAndTheRestStored() async throws {
+        let (store, _, ingestor) = try setUp()
+        let lines = [streamLine(id: "1"), "{\"data\": {\"id\": \"2\", \"text\": ", streamLine(id: "3", createdAt: "2026-01-06T15:00:00.000Z"),
+                     streamLine(id: "1")]
+        let data = try JSONLines.encode(lines.map { Data($0.utf8) })
+        let outcome = try await ingestor.replay(source("archive.jsonl.gz", data))
+        #expect(outcome.accepted == 2)
+        #expect(outcome.rejected == ["malformed": 1, "duplicate_id": 1])
+        #expect(outcome.failure == nil)
+        let raw = try await store.list(prefix: "raw/posts/")
+        #expect(raw.count == 2)
+        #expect(raw.allSatisfy { $0.contains("symbol=AAPL") })
+        let quarantine = try await store.list(prefix: "raw/quarantine/ingest/")
+        #expect(quarantine.count == 1)
+        let records = JSONLines.read(try await store.get(quarantine[0]), gzipped: true).lines
+            .map { try! JSONDecoder().decode(QuarantineRecord.self, from: $0.bytes) }
+        #expect(records.map(\.line) == [2, 4])
+        #expect(records[0].raw == lines[1], "the original text is kept")
+        #expect(records[0].source == "archive.jsonl.gz")
+        // A second replay of the same content is skipped.
+        let again = try await ingestor.replay(source("archive.jsonl.gz", data))
+        #expect(again.skipped && again.accepted == 2)
+    }
+
+    @Test func truncatedSourceKeepsGoodLinesAndIsRetried() async throws {
+        let (store, catalog, ingestor) = try setUp()
+        let lines = (1...3000).map { Data(streamLine(id: String($0), text: "$AAPL breaking out number \($0)").utf8) }
+        let full = try JSONLines.encode(lines)
+        let truncated = Data(full.prefix(full.count / 2))
+        let outcome = try await ingestor.replay(source("cut.jsonl.gz", truncated))
+        let failure = try #require(outcome.failure)
+        #expect(failure.contains("cut.jsonl.gz"))
+        #expect(outcome.accepted > 100 && outcome.accepted < 3000)
+        #expect(try catalog.completion(stage: ReplayIngestor.stage, unit: "cut.jsonl.gz") == nil, "not recorded as finished")
+        let stored = JSONLines.read(try await store.get(try await store.list(prefix: "raw/posts/")[0]), gzipped: true).lines.count
+        #expect(stored == outcome.accepted)
+        // Once the whole file is there, the same source completes and supersedes the partial output.
+        let complete = try await ingestor.replay(source("cut.jsonl.gz", full))
+        #expect(complete.failure == nil && complete.accepted == 3000)
+        var total = 0
+        for key in try await store.list(prefix: "raw/posts/") { total += JSONLines.read(try await store.get(key), gzipped: true).lines.count }
+        #expect(total == 3000, "no duplicates left from the partial replay")
+    }
+}
+
+@Suite struct MarketSimulatorTests {
+    let configuration = MarketSimulator.Configuration(seed: 11, sessions: 3, symbols: [Symbol("V"), Symbol("TSLA")])
+
+    @Test func isDeterministic() throws {
+        let a = MarketSimulator(configuration: configuration).simulate(Symbol("TSLA"))
+        let b = MarketSimulator(configuration: configuration).simulate(Symbol("TSLA"))
+        #expect(a.bars == b.bars)
+        #expect(a.news == b.news)
+        #expect(a.posts.map(\.message) == b.posts.map(\.message))
+    }
+
+    @Test func barsFollowTheCalendarAndAreConsistent() throws {
+        let out = MarketSimulator(configuration: configuration).simulate(Symbol("TSLA"))
+        #expect(out.bars.count == 3 * 390)
+        for bar in out.bars {
+            #expect(bar.low <= min(bar.open, bar.close) && bar.high >= max(bar.open, bar.close) && bar.volume > 0)
+            #expect(TradingCalendar().session(on: Eastern.local(bar.start).date).map { bar.start >= $0.open && bar.end <= $0.close } == true)
+        }
+    }
+
+    @Test func postsCarryTheNoiseRealStreamsHave() throws {
+        let sim = MarketSimulator(configuration: MarketSimulator.Configuration(seed: 11, sessions: 5, symbols: [Symbol("V")]))
+        let posts = sim.simulate(Symbol("V")).posts
+        let texts = posts.map(\.message.data.text)
+        #expect(posts.count > 300)
+        #expect(posts.contains { $0.message.data.referencedTweets?.first?.type == "retweeted" && $0.message.data.text.hasPrefix("RT @") })
+        #expect(Set(texts).count < texts.count, "exact duplicates")
+        #expect(posts.contains { $0.message.includes?.users?.first?.username.contains("_alerts") == true }, "bots")
+        #expect(posts.contains { ($0.message.data.entities?.cashtags?.count ?? 0) >= 4 }, "many cashtags")
+        #expect(texts.contains { $0.contains("Vendetta") || $0.contains("letter") || $0.contains("Plan $V") }, "ordinary-language $V")
+        // Ids sort by creation time, like X's snowflakes.
+        let ids = posts.map { UInt64($0.message.data.id)! }
+        #expect(ids == ids.sorted())
+        // Cashtag entities point at the text.
+        for post in posts.prefix(200) {
+            let scalars = Array(post.message.data.text.unicodeScalars)
+            for tag in post.message.data.entities?.cashtags ?? [] {
+                #expect(String(String.UnicodeScalarView(scalars[tag.start..<tag.end])) == "$" + tag.tag)
+            }
+        }
+    }
+
+    @Test func postRateFollowsTheTimeOfDay() throws {
+        let sim = MarketSimulator(configuration: MarketSimulator.Configuration(seed: 3, sessions: 10, symbols: [Symbol("AAPL")]))
+        var inSession = 0, overnight = 0
+        for post in sim.simulate(Symbol("AAPL")).posts {
+            let minute = Eastern.local(post.createdAt).minuteOfDay
+            if minute >= 570 && minute < 960 { inSession += 1 } else if minute < 240 { overnight += 1 }
+        }
+        // 390 session minutes against 240 night minutes: the session rate must be far higher.
+        #expect(Double(inSession) / 390 > 10 * Double(overnight) / 240)
+    }
+}

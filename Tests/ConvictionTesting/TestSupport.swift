@@ -1,0 +1,110 @@
+import Foundation
+
+/// Shared helpers for the test targets: temporary folders, the package root, the project's Python
+/// (for reference computations) and running the `conviction` binary.
+public enum TestSupport {
+    /// The package root, found by walking up from this file to Package.swift.
+    public static let packageRoot: URL = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
+            dir.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    /// A new empty folder under the system's temporary directory.
+    public static func temporaryDirectory(_ label: String = "test") -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("conviction-\(label)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// `.venv/bin/python` when `make setup` has run; nil otherwise (tests that need it skip).
+    public static var python: String? {
+        let path = packageRoot.appendingPathComponent(".venv/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    /// True when `import` of every module succeeds in the project's Python.
+    public static func pythonHas(_ modules: String...) -> Bool {
+        guard let python else { return false }
+        return (try? run(python, ["-c", "import " + modules.joined(separator: ", ")]))?.status == 0
+    }
+
+    /// The XGBoost library set-up installs, if present.
+    public static var xgboostLibrary: String? {
+        let lib = packageRoot.appendingPathComponent(".venv/lib")
+        guard let pythons = try? FileManager.default.contentsOfDirectory(atPath: lib.path) else { return nil }
+        for python in pythons where python.hasPrefix("python") {
+            let candidate = lib.appendingPathComponent("\(python)/site-packages/xgboost/lib/libxgboost.so").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The `conviction` executable built beside the test bundle.
+    public static var convictionBinary: URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("conviction")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return packageRoot.appendingPathComponent(".build/debug/conviction")
+    }
+
+    public struct ProcessResult: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// Runs a program to completion; stdin is empty.
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String]? = nil, input: Data? = nil) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(input) }
+        try inPipe.fileHandleForWriting.close()
+        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+        let errData = ErrorCollector(err.fileHandleForReading)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                             stderr: String(decoding: errData.wait(), as: UTF8.self))
+    }
+
+    /// Runs `conviction` with the project root as working directory (so it finds .venv).
+    public static func conviction(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        return try run(convictionBinary.path, arguments, in: packageRoot, environment: env)
+    }
+}
+
+/// Drains a pipe on a background thread.
+final class ErrorCollector: @unchecked Sendable {  // data is written once by the thread, read after join
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
+}
