@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",
-            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionTesting"]
+            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionCore", "ConvictionTesting", logging]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionTesting"]),

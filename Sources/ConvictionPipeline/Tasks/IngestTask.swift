@@ -33,7 +33,9 @@ public struct IngestTask: Sendable {
             }
         }
         if context.dryRun {
-            outcome.planned = ["replay \(sources.count) archive file(s) into raw/posts/ (already finished ones are skipped)"]
+            outcome.planned = [files.isEmpty && sources.isEmpty
+                ? "replay the simulator's post archive (sim/stream/) into raw/posts/ once simulate has written it"
+                : "replay \(sources.count) archive file(s) into raw/posts/ (already finished ones are skipped)"]
             return outcome
         }
         let ingestor = ReplayIngestor(store: store, catalog: context.catalog, symbols: context.configuration.symbols)

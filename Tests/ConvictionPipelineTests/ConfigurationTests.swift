@@ -1,0 +1,78 @@
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionIngest
+import ConvictionModeling
+import ConvictionPipeline
+import ConvictionTesting
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    func write(_ text: String) -> String {
+        let path = TestSupport.temporaryDirectory("config").appendingPathComponent("conviction.toml").path
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    @Test func readsValuesFromTheFile() throws {
+        let path = write("""
+        # comment
+        [universe]
+        symbols = ["AAPL", "tsla"]   # trailing comment
+        [simulation]
+        signal = 0
+        sessions = 30
+        [training]
+        folds = 3
+        learning_rate = 0.1
+        """)
+        var c = ConvictionConfiguration()
+        try c.apply(file: path)
+        #expect(c.symbols == [Symbol("AAPL"), Symbol("TSLA")])
+        #expect(c.simulation.signal == 0 && c.simulation.sessions == 30)
+        #expect(c.training.folds == 3 && c.training.learningRate == 0.1)
+    }
+
+    @Test(arguments: [
+        ("[training]\nfold = 3\n", ":2: unknown key training.fold (did you mean training.folds?)"),
+        ("[simulation]\n\nsignal = \"strong\"\n", ":3: simulation.signal: expected a number"),
+        ("[training]\nfolds = 0\n", ":2: training.folds: 0 is out of range 1...50"),
+        ("[simulation]\nstart = \"2026-02-30\"\n", ":2: simulation.start: \"2026-02-30\" is not a YYYY-MM-DD date"),
+        ("[universe\n", ":1: malformed table header [universe"),
+        ("[data]\ndir = data\n", ":2: data.dir: cannot read value \"data\" (strings need double quotes)"),
+        ("[training]\nfolds = 2\nfolds = 3\n", ":3: training.folds: defined twice"),
+    ])
+    func errorsNameTheKeyAndTheLine(_ example: (String, String)) throws {
+        let path = write(example.0)
+        var c = ConvictionConfiguration()
+        #expect { try c.apply(file: path) } throws: { error in
+            "\(error)" == path + example.1 || { print("got: \(error)"); return false }()
+        }
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        var c = ConvictionConfiguration()
+        try c.apply(file: write("[simulation]\nsignal = 2.0\n"))
+        try c.apply(environment: ["CONVICTION_SIMULATION_SIGNAL": "0", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,MSFT"])
+        #expect(c.simulation.signal == 0)
+        #expect(c.symbols.map(\.rawValue) == ["AAPL", "MSFT"])
+        #expect { try c.apply(environment: ["CONVICTION_TRAINING_FOLDS": "many"]) } throws: {
+            "\($0)".contains("CONVICTION_TRAINING_FOLDS") && "\($0)".contains("expected an integer")
+        }
+    }
+
+    @Test func theCommentedDefaultFileReadsBackToTheDefaults() throws {
+        let text = ConvictionConfiguration().renderTOML()
+        #expect(text.contains("# Trading sessions to simulate."))
+        var c = ConvictionConfiguration()
+        c.simulation.signal = 3
+        try c.apply(file: write(text))
+        #expect(c.renderResolved() == ConvictionConfiguration().renderResolved())
+    }
+
+    @Test func crossFieldValidation() {
+        var c = ConvictionConfiguration()
+        c.simulation.sessions = 3
+        #expect { try c.validate() } throws: { "\($0)".contains("simulation.sessions") }
+    }
+}
