@@ -83,9 +83,11 @@ struct EmptyStore: ObjectStore {
 }
 
 enum JSON {
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
+    /// Sorted keys for stable bytes; `snakeCase` for files other tools read (feature_metadata.json).
+    static func encode<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
         return try encoder.encode(value)
     }
 }

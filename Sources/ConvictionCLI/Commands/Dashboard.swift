@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConvictionCore
 import ConvictionPipeline
 import Foundation
 
@@ -17,6 +18,10 @@ extension Conviction {
 
         func run() async throws {
             let context = try global.context(try global.resolve())
+            if context.dryRun {
+                print("plan: render dashboard/index.html for \(symbol ?? context.configuration.symbols[0].rawValue) from scores/ and runs/")
+                return
+            }
             let page = try await DashboardPage(context: context).render(symbol: symbol, date: date)
             print("dashboard: \(page)")
         }

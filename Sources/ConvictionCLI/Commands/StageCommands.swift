@@ -148,8 +148,10 @@ extension Conviction {
             }
             if let runReport = summary.report {
                 print(runReport.verdict)
-                print(String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", runReport.result.baselineAUC,
-                             runReport.result.augmentedAUC, runReport.result.deltaAUC))
+                let r = runReport.result
+                print(runReport.sentimentIncluded
+                      ? String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", r.baselineAUC, r.augmentedAUC, r.deltaAUC)
+                      : String(format: "baseline AUC %.4f", r.baselineAUC))
             }
             if let location = summary.reportLocation { print("report: \(location)") }
             print(String(format: "pipeline finished in %.1fs", Date().timeIntervalSince(started)))

@@ -59,10 +59,9 @@ struct ConsoleLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        let prefix = level >= .warning ? "\(level): " : ""
-        FileHandle.standardError.write(Data((prefix + "\(message)\n").utf8))
+    func log(event: LogEvent) {
+        let prefix = event.level >= .warning ? "\(event.level): " : ""
+        FileHandle.standardError.write(Data((prefix + "\(event.message)\n").utf8))
     }
 }
 

@@ -231,9 +231,8 @@ public struct MarketSimulator: Sendable {
 
     /// The stable rule id the simulator's stream uses for a symbol's rule.
     static func ruleID(_ symbol: Symbol) -> String {
-        var h: UInt64 = 1_469_598_103_934_665_603
-        for b in symbol.rawValue.utf8 { h = (h ^ UInt64(b)) &* 1_099_511_628_211 }
-        return String(1_800_000_000_000_000_000 + h % 100_000_000_000_000_000)
+        var rng = SeededGenerator(seed: 0, stream: "rule/" + symbol.rawValue)
+        return String(1_800_000_000_000_000_000 + rng.next() % 100_000_000_000_000_000)
     }
 
     /// Cashtag entities with code-point offsets, as X reports them.

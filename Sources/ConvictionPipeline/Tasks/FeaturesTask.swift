@@ -67,7 +67,7 @@ public struct FeaturesTask: Sendable {
             outcome.done += 1
             outcome.rows += matrix.rowCount
         }
-        try await store.put(Dataset.features.rawValue + "/feature_metadata.json", data: try JSON.encode(metadata))
+        try await store.put(Dataset.features.rawValue + "/feature_metadata.json", data: try JSON.encode(metadata, snakeCase: true))
         return outcome
     }
 
