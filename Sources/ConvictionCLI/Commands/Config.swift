@@ -6,6 +6,11 @@ extension Conviction {
     struct Config: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write, check or show the configuration.",
+            discussion: """
+            One TOML file (./conviction.toml, or --config FILE); CONVICTION_<SECTION>_<KEY> environment variables
+            override it, and flags override both. Example:
+              conviction config init && conviction config check
+            """,
             subcommands: [Init.self, Check.self, Show.self])
 
         struct Init: AsyncParsableCommand {
