@@ -2,7 +2,7 @@
 #   make setup   install Debian and PyPI dependencies (XGBoost library, test oracles) into .venv
 #   make build   release build of the `conviction` binary
 #   make demo    run the whole pipeline on the embedded market simulator (11 symbols)
-#   make test    run every test (swift test)
+#   make test    run every test (swift test), with local moto_server stand-ins for S3 and Secrets Manager
 #   make clean   remove build outputs and demo data
 SHELL := /bin/bash
 DEMO_DIR ?= demo-data
@@ -20,7 +20,7 @@ demo: build
 	@bash scripts/demo.sh "$(DEMO_DIR)"
 
 test: setup
-	swift test $(SWIFT_BUILD_FLAGS)
+	bash scripts/with-moto.sh swift test $(SWIFT_BUILD_FLAGS)
 
 clean:
 	rm -rf .build "$(DEMO_DIR)"

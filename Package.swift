@@ -11,6 +11,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let asyncHTTPClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 
 let package = Package(
     name: "Conviction",
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -33,18 +35,19 @@ let package = Package(
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
         .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore"]),
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore"]),
+        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
         .target(
             name: "ConvictionPipeline",
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
-                "ConvictionFeatures", "ConvictionModeling", logging,
+                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
             ]
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionPipeline", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", argumentParser, logging]
         ),
 
         // MARK: - Tests
@@ -52,6 +55,7 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),

@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Pinned so results are reproducible; xgboost-cpu ships a CPU-only libxgboost.so with its own OpenMP.
-REQS="xgboost-cpu==3.2.0 numpy pyarrow polars duckdb scikit-learn"
+REQS="xgboost-cpu==3.2.0 numpy pyarrow polars duckdb scikit-learn moto[server] boto3"
 stamp=".venv/.conviction-reqs"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$REQS" ]; then
   echo "setup: installing PyPI packages into .venv: $REQS"

@@ -1,3 +1,4 @@
+import ConvictionAWS
 import ConvictionCore
 import ConvictionStore
 import Foundation
@@ -16,8 +17,18 @@ public struct PipelineContext: Sendable {
         self.configuration = configuration; self.store = store; self.catalog = catalog; self.logger = logger; self.dryRun = dryRun
     }
 
-    /// Opens the local store at `configuration.dataDir` with its catalog at `<dataDir>/catalog.sqlite`.
-    public static func open(_ configuration: ConvictionConfiguration, logger: Logger, dryRun: Bool = false) throws -> PipelineContext {
+    /// Opens the store `configuration.dataDir` names: a local folder (catalog at
+    /// `<dataDir>/catalog.sqlite`) or `s3://bucket/prefix` (catalog cached in `.conviction-cache/`).
+    public static func open(_ configuration: ConvictionConfiguration, logger: Logger, dryRun: Bool = false) async throws -> PipelineContext {
+        if configuration.usesS3 {
+            let store = try S3ObjectStore(url: configuration.dataDir, configuration: try configuration.awsConfiguration())
+            if configuration.aws.createBucket && !dryRun { try await store.createBucketIfNeeded() }
+            let catalogPath = configuration.catalogPath.isEmpty
+                ? ".conviction-cache/catalog-\(ContentHasher.hash(Data(configuration.dataDir.utf8)).prefix(16)).sqlite"
+                : configuration.catalogPath
+            return PipelineContext(configuration: configuration, store: store, catalog: try Catalog(path: dryRun ? nil : catalogPath),
+                                   logger: logger, dryRun: dryRun)
+        }
         let root = URL(fileURLWithPath: configuration.dataDir)
         if dryRun && !FileManager.default.fileExists(atPath: root.path) {
             // A dry run creates nothing: use an in-memory catalog over an empty store location.
@@ -25,7 +36,7 @@ public struct PipelineContext: Sendable {
                                    logger: logger, dryRun: true)
         }
         let store = try LocalObjectStore(root: root)
-        let catalog = try Catalog(path: root.appendingPathComponent("catalog.sqlite").path)
+        let catalog = try Catalog(path: configuration.catalogPath.isEmpty ? root.appendingPathComponent("catalog.sqlite").path : configuration.catalogPath)
         return PipelineContext(configuration: configuration, store: store, catalog: catalog, logger: logger, dryRun: dryRun)
     }
 

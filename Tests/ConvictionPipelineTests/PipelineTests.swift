@@ -9,14 +9,14 @@ import Foundation
 import Logging
 import Testing
 
-func makeContext(_ dir: URL, _ configure: (inout ConvictionConfiguration) -> Void = { _ in }) throws -> PipelineContext {
+func makeContext(_ dir: URL, _ configure: (inout ConvictionConfiguration) -> Void = { _ in }) async throws -> PipelineContext {
     var configuration = ConvictionConfiguration()
     configuration.dataDir = dir.path
     configure(&configuration)
     try configuration.validate()
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    return try PipelineContext.open(configuration, logger: logger)
+    return try await PipelineContext.open(configuration, logger: logger)
 }
 
 func allFiles(_ root: URL) -> [String: Data] {
@@ -39,14 +39,14 @@ func allFiles(_ root: URL) -> [String: Data] {
             $0.training.folds = 2
         }
         let a = TestSupport.temporaryDirectory("sim-a"), b = TestSupport.temporaryDirectory("sim-b")
-        _ = try await SimulateTask(context: try makeContext(a, small)).run()
-        _ = try await SimulateTask(context: try makeContext(b, small)).run()
+        _ = try await SimulateTask(context: try await makeContext(a, small)).run()
+        _ = try await SimulateTask(context: try await makeContext(b, small)).run()
         let filesA = allFiles(a), filesB = allFiles(b)
         #expect(filesA.count > 30)
         #expect(filesA == filesB)
         // Another seed changes the data.
         let c = TestSupport.temporaryDirectory("sim-c")
-        _ = try await SimulateTask(context: try makeContext(c) { small(&$0); $0.simulation.seed = 43 }).run()
+        _ = try await SimulateTask(context: try await makeContext(c) { small(&$0); $0.simulation.seed = 43 }).run()
         #expect(allFiles(c) != filesA)
     }
 }
@@ -63,12 +63,12 @@ struct PipelineTests {
 
     @Test func reRunSkipsFinishedWorkAndGivesTheSameResults() async throws {
         let dir = TestSupport.temporaryDirectory("rerun")
-        let first = try await Pipeline(context: try makeContext(dir, small), options: .init()).run()
+        let first = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
         #expect(!first.failed)
         #expect(first.outcomes.map(\.stage) == ["simulate", "ingest", "score", "features", "train"])
         #expect(first.outcomes.allSatisfy { $0.skipped == 0 && $0.done > 0 })
         let files = allFiles(dir)
-        let second = try await Pipeline(context: try makeContext(dir, small), options: .init()).run()
+        let second = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
         #expect(second.outcomes.allSatisfy { $0.done == 0 && $0.skipped > 0 }, "\(second.outcomes.map(\.summary))")
         #expect(second.report?.runID == first.report?.runID)
         #expect(second.report?.result == first.report?.result)
@@ -76,14 +76,14 @@ struct PipelineTests {
         // A changed input redoes only what depends on it: drop one score partition's output.
         let scoreKey = try #require(files.keys.first { $0.hasPrefix("scores/") })
         try FileManager.default.removeItem(at: dir.appendingPathComponent(scoreKey))
-        let third = try await Pipeline(context: try makeContext(dir, small), options: .init()).run()
+        let third = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
         #expect(third.outcomes.first { $0.stage == "score" }?.done == 1)
         #expect(third.report?.result == first.report?.result)
     }
 
     @Test func damagedRawPartitionStopsBeforeTrainingAndLosesNothing() async throws {
         let dir = TestSupport.temporaryDirectory("damaged")
-        _ = try await Pipeline(context: try makeContext(dir, small), options: .init()).run()
+        _ = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
         let key = try #require(allFiles(dir).keys.filter { $0.hasPrefix("raw/posts/") }.sorted().last)
         let url = dir.appendingPathComponent(key)
         let original = try Data(contentsOf: url)
@@ -91,7 +91,7 @@ struct PipelineTests {
         let catalog = try Catalog(path: dir.appendingPathComponent("catalog.sqlite").path)
         let partition = String(key[..<key.range(of: "part-")!.lowerBound])
         try catalog.forget(stage: "score", unit: partition)
-        let summary = try await Pipeline(context: try makeContext(dir, small), options: .init()).run()
+        let summary = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
         #expect(summary.failed)
         let score = try #require(summary.outcomes.last)
         #expect(score.stage == "score", "stops after the failing stage, before features and training")
@@ -104,7 +104,7 @@ struct PipelineTests {
         let dir = TestSupport.temporaryDirectory("dry").appendingPathComponent("not-yet")
         var configuration = ConvictionConfiguration()
         configuration.dataDir = dir.path
-        let context = try PipelineContext.open(configuration, logger: Logger(label: "t"), dryRun: true)
+        let context = try await PipelineContext.open(configuration, logger: Logger(label: "t"), dryRun: true)
         let summary = try await Pipeline(context: context, options: .init()).run()
         #expect(summary.outcomes.flatMap(\.planned).count == 5)
         #expect(!FileManager.default.fileExists(atPath: dir.path))
@@ -117,7 +117,7 @@ struct PipelineTests {
 struct UpliftCalibrationTests {
     func run(signal: Double) async throws -> RunReport {
         let dir = TestSupport.temporaryDirectory("uplift-\(signal)")
-        let context = try makeContext(dir) { $0.simulation.signal = signal; $0.features.includeSentiment = true }
+        let context = try await makeContext(dir) { $0.simulation.signal = signal; $0.features.includeSentiment = true }
         let summary = try await Pipeline(context: context, options: .init()).run()
         defer { try? FileManager.default.removeItem(at: dir) }
         return try #require(summary.report)

@@ -82,8 +82,8 @@ import Testing
         let store = try LocalObjectStore(root: root)
         let catalog = try Catalog(path: root.appendingPathComponent("catalog.sqlite").path)
         try await store.put("scores/x.parquet", data: Data("x".utf8))
-        try catalog.record(.init(stage: "score", unit: "u1", inputHash: "h1", outputKeys: "scores/x.parquet", outputHash: "o",
-                                 rows: 3, completedAt: "2026-01-01T00:00:00.000Z"))
+        try await catalog.record(.init(stage: "score", unit: "u1", inputHash: "h1", outputKeys: "scores/x.parquet", outputHash: "o",
+                                 rows: 3, completedAt: "2026-01-01T00:00:00.000Z"), store: store)
         #expect(try await catalog.finished(stage: "score", unit: "u1", inputHash: "h1", store: store)?.rows == 3)
         #expect(try await catalog.finished(stage: "score", unit: "u1", inputHash: "h2", store: store) == nil)
         try await store.delete("scores/x.parquet")

@@ -43,6 +43,21 @@ public enum TestSupport {
         return nil
     }
 
+    /// The plain local AWS stand-in `make test` starts (scripts/with-moto.sh); nil when tests run
+    /// without it, and the tests that need it skip.
+    public static var motoEndpoint: String? { ProcessInfo.processInfo.environment["CONVICTION_TEST_MOTO_ENDPOINT"] }
+
+    /// The signature-checking stand-in and its IAM user's key.
+    public static var motoAuth: (endpoint: String, keyID: String, secret: String)? {
+        let env = ProcessInfo.processInfo.environment
+        guard let e = env["CONVICTION_TEST_MOTO_AUTH_ENDPOINT"], let k = env["CONVICTION_TEST_MOTO_AUTH_KEY_ID"],
+              let s = env["CONVICTION_TEST_MOTO_AUTH_SECRET"] else { return nil }
+        return (e, k, s)
+    }
+
+    /// A bucket name no other test uses.
+    public static func uniqueBucket(_ label: String) -> String { "\(label)-\(UUID().uuidString.prefix(8).lowercased())" }
+
     /// The `conviction` executable built beside the test bundle.
     public static var convictionBinary: URL {
         var dir = Bundle.main.bundleURL

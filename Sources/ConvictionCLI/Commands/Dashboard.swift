@@ -17,7 +17,7 @@ extension Conviction {
         @Option(help: "UTC date (YYYY-MM-DD); default: the latest with scores.") var date: String?
 
         func run() async throws {
-            let context = try global.context(try global.resolve())
+            let context = try await global.context(try global.resolve())
             if context.dryRun {
                 print("plan: render dashboard/index.html for \(symbol ?? context.configuration.symbols[0].rawValue) from scores/ and runs/")
                 return

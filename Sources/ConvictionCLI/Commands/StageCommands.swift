@@ -35,7 +35,7 @@ extension Conviction {
             let configuration = try global.resolve(overrides: [
                 ("simulation.seed", seed.map(String.init)), ("simulation.sessions", sessions.map(String.init)),
                 ("simulation.signal", signal.map { String($0) }), ("simulation.start", start)])
-            let context = try global.context(configuration)
+            let context = try await global.context(configuration)
             try report(try await SimulateTask(context: context).run(), context: context)
         }
     }
@@ -53,7 +53,7 @@ extension Conviction {
         @Argument(help: "Archive files; none = the simulator's stream.") var files: [String] = []
 
         func run() async throws {
-            let context = try global.context(try global.resolve())
+            let context = try await global.context(try global.resolve())
             try report(try await IngestTask(context: context, files: files).run(), context: context)
         }
     }
@@ -69,7 +69,7 @@ extension Conviction {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let context = try global.context(try global.resolve())
+            let context = try await global.context(try global.resolve())
             try report(try await ScoreTask(context: context).run(), context: context)
         }
     }
@@ -88,7 +88,7 @@ extension Conviction {
         func run() async throws {
             var configuration = try global.resolve()
             configuration.features.includeSentiment = includeSentiment
-            let context = try global.context(configuration)
+            let context = try await global.context(configuration)
             try report(try await FeaturesTask(context: context).run(), context: context)
         }
     }
@@ -104,7 +104,7 @@ extension Conviction {
         @Option(help: "Learning algorithm.") var algorithm: Algorithm = .xgboost
 
         func run() async throws {
-            let context = try global.context(try global.resolve())
+            let context = try await global.context(try global.resolve())
             let (outcome, runReport) = try await TrainTask(context: context).run()
             if let runReport { print(runReport.verdict) }
             try report(outcome, context: context)
@@ -136,7 +136,7 @@ extension Conviction {
                 ("simulation.sessions", sessions.map(String.init)), ("simulation.signal", signal.map { String($0) }),
                 ("simulation.seed", seed.map(String.init))])
             configuration.features.includeSentiment = includeSentiment
-            let context = try global.context(configuration)
+            let context = try await global.context(configuration)
             var options = Pipeline.Options()
             options.twitterSentiment = twitterSentiment
             options.archives = archives

@@ -45,8 +45,8 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    func context(_ configuration: ConvictionConfiguration) throws -> PipelineContext {
-        try PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
+    func context(_ configuration: ConvictionConfiguration) async throws -> PipelineContext {
+        try await PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
     }
 }
 

@@ -103,8 +103,8 @@ public struct ReplayIngestor: Sendable {
             outcome.failure = "\(source.name): \(damage)"
             return outcome  // not recorded as finished: the next run retries it
         }
-        try catalog.record(.init(stage: Self.stage, unit: source.name, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                 outputHash: outputHasher.finalize(), rows: outcome.accepted, completedAt: Timestamps.iso8601(Self.now())))
+        try await catalog.record(.init(stage: Self.stage, unit: source.name, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
+                                 outputHash: outputHasher.finalize(), rows: outcome.accepted, completedAt: Timestamps.iso8601(Self.now())), store: store)
         return outcome
     }
 

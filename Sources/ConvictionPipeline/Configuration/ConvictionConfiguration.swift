@@ -21,6 +21,31 @@ public struct ConvictionConfiguration: Sendable {
     public var training = UpliftExperiment.Configuration()
     /// Path to libxgboost.so; empty = look in .venv, then the system.
     public var xgboostLibrary = ""
+    /// Local catalog file; empty = `<data.dir>/catalog.sqlite`, or for S3 a cache under `.conviction-cache/`.
+    public var catalogPath = ""
+    public var aws = AWSSettings()
+    public var secrets = SecretsSettings()
+
+    public struct AWSSettings: Sendable {
+        /// Empty = the standard chain (AWS_REGION, AWS_DEFAULT_REGION, the config file, us-east-1).
+        public var region = ""
+        /// Endpoint override, e.g. `http://127.0.0.1:5000` for moto_server; empty = AWS.
+        public var endpoint = ""
+        /// Shared-file profile; empty = AWS_PROFILE or `default`.
+        public var profile = ""
+        /// Create the S3 bucket when it does not exist.
+        public var createBucket = false
+    }
+
+    public struct SecretsSettings: Sendable {
+        /// `environment`, or `secretsmanager` (with the environment as fallback).
+        public var source = "environment"
+        /// `json`: one secret holding all five keys; `per_key`: one secret per key under `prefix`.
+        public var layout = "json"
+        public var secretID = "conviction/x-api"
+        public var prefix = "conviction"
+        public var cacheTTLSeconds = 300
+    }
 
     public init() {}
 
@@ -80,6 +105,8 @@ public struct ConvictionConfiguration: Sendable {
     static let keys: [Key] = [
         Key(name: "data.dir", help: "Store root folder (relative to the working directory).",
             get: { .string($0.dataDir) }, set: { c, v throws(ValueError) in c.dataDir = try string(v) }),
+        Key(name: "data.catalog", help: "Local catalog file; empty = <data.dir>/catalog.sqlite (for s3:// a cache in .conviction-cache/).",
+            get: { .string($0.catalogPath) }, set: { c, v throws(ValueError) in c.catalogPath = try string(v) }),
         Key(name: "universe.symbols", help: "Symbols to ingest, score and model.",
             get: { .array($0.symbols.map { .string($0.rawValue) }) },
             set: { c, v throws(ValueError) in
@@ -118,6 +145,29 @@ public struct ConvictionConfiguration: Sendable {
             get: { .integer($0.features.labelHorizonBars) }, set: { c, v throws(ValueError) in c.features.labelHorizonBars = try int(v, 1...78) }),
         Key(name: "features.point_in_time", help: "A post counts from its created_at (created) or from when it was received (received).",
             get: { .string($0.pointInTime) }, set: { c, v throws(ValueError) in c.pointInTime = try oneOf(v, ["created", "received"]) }),
+        Key(name: "aws.region", help: "AWS region; empty = AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, else us-east-1.",
+            get: { .string($0.aws.region) }, set: { c, v throws(ValueError) in c.aws.region = try string(v) }),
+        Key(name: "aws.endpoint", help: "Endpoint override (S3-compatible service, moto_server); empty = AWS_ENDPOINT_URL or AWS.",
+            get: { .string($0.aws.endpoint) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard s.isEmpty || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
+                c.aws.endpoint = s
+            }),
+        Key(name: "aws.profile", help: "Profile in ~/.aws/credentials; empty = AWS_PROFILE or default.",
+            get: { .string($0.aws.profile) }, set: { c, v throws(ValueError) in c.aws.profile = try string(v) }),
+        Key(name: "aws.create_bucket", help: "Create the data.dir bucket when it does not exist.",
+            get: { .bool($0.aws.createBucket) }, set: { c, v throws(ValueError) in c.aws.createBucket = try bool(v) }),
+        Key(name: "secrets.source", help: "Where X credentials come from: environment, or secretsmanager (environment as fallback).",
+            get: { .string($0.secrets.source) }, set: { c, v throws(ValueError) in c.secrets.source = try oneOf(v, ["environment", "secretsmanager"]) }),
+        Key(name: "secrets.layout", help: "json: one secret with all five keys (secret_id); per_key: one secret per key named <prefix>/<KEY>.",
+            get: { .string($0.secrets.layout) }, set: { c, v throws(ValueError) in c.secrets.layout = try oneOf(v, ["json", "per_key"]) }),
+        Key(name: "secrets.secret_id", help: "The JSON secret's name or ARN.",
+            get: { .string($0.secrets.secretID) }, set: { c, v throws(ValueError) in c.secrets.secretID = try string(v) }),
+        Key(name: "secrets.prefix", help: "Name prefix of per-key secrets.",
+            get: { .string($0.secrets.prefix) }, set: { c, v throws(ValueError) in c.secrets.prefix = try string(v) }),
+        Key(name: "secrets.cache_ttl_seconds", help: "How long resolved credentials are cached in memory.",
+            get: { .integer($0.secrets.cacheTTLSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTLSeconds = try int(v, 0...86_400) }),
         Key(name: "training.folds", help: "Walk-forward folds.",
             get: { .integer($0.training.folds) }, set: { c, v throws(ValueError) in c.training.folds = try int(v, 1...50) }),
         Key(name: "training.embargo_minutes", help: "Embargo after each test span, in minutes.",

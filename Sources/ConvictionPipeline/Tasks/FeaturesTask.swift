@@ -62,8 +62,8 @@ public struct FeaturesTask: Sendable {
             let bytes = try Self.encode(matrix)
             let key = Partition(.features, symbol: symbol).prefix + "part-0.parquet"
             try await store.put(key, data: bytes)
-            try context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: key,
-                                             outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(nowMillis())))
+            try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: key,
+                                             outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(nowMillis())), store: store)
             outcome.done += 1
             outcome.rows += matrix.rowCount
         }

@@ -82,8 +82,8 @@ public struct ScoreTask: Sendable {
                 context.logger.error("score: damaged input \(damaged.joined(separator: "; ")); scored the readable lines, the partition stays unfinished")
                 continue
             }
-            try context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                             outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(nowMillis())))
+            try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
+                                             outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
             outcome.done += 1
         }
         return outcome

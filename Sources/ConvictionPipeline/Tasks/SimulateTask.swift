@@ -66,8 +66,8 @@ public struct SimulateTask: Sendable {
             let lines = try posts.map { try encoder.encode($0.message) }
             try await put(Partition(.simulatedStream, date: date).prefix + "part-0.jsonl.gz", try JSONLines.encode(lines))
         }
-        try context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: keys.joined(separator: "\n"),
-                                         outputHash: hasher.finalize(), rows: outcome.rows, completedAt: Timestamps.iso8601(nowMillis())))
+        try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: keys.joined(separator: "\n"),
+                                         outputHash: hasher.finalize(), rows: outcome.rows, completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
         outcome.done = 1
         outcome.notes.append("\(allPosts.count) posts, \(outcome.rows) one-minute bars in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
         return outcome

@@ -60,9 +60,9 @@ public struct TrainTask: Sendable {
         try await context.store.put(outputs[0], data: try JSON.encode(report))
         try await context.store.put(outputs[1], data: Data(report.markdown().utf8))
         try await context.store.put(outputs[2], data: Data(report.foldChartSVG().utf8))
-        try context.catalog.record(.init(stage: Self.stage, unit: runID, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
+        try await context.catalog.record(.init(stage: Self.stage, unit: runID, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
                                          outputHash: ContentHasher.hash(try JSON.encode(result)), rows: result.testRows,
-                                         completedAt: Timestamps.iso8601(nowMillis())))
+                                         completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
         outcome.done = 1
         outcome.rows = result.testRows
         return (outcome, report)

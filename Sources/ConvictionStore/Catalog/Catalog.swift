@@ -72,8 +72,17 @@ public final class Catalog: Sendable {
         try queue.read { db in try Completion.filter(Column("stage") == stage).order(Column("unit")).fetchAll(db) }
     }
 
-    public func record(_ completion: Completion) throws {
-        try queue.write { db in try completion.upsert(db) }
+    /// Records a finished unit; on a shared store also as a marker object
+    /// (`_markers/<stage>/<sha256(unit)>.json`) that other machines find.
+    public func record(_ completion: Completion, store: any ObjectStore) async throws {
+        if store.isShared {
+            try await store.put(Self.markerKey(stage: completion.stage, unit: completion.unit), data: try JSONEncoder().encode(completion))
+        }
+        try await queue.write { db in try completion.upsert(db) }
+    }
+
+    static func markerKey(stage: String, unit: String) -> String {
+        "_markers/\(stage)/\(ContentHasher.hash(Data(unit.utf8)).prefix(32)).json"
     }
 
     public func forget(stage: String, unit: String) throws {
@@ -85,8 +94,15 @@ public final class Catalog: Sendable {
     /// The finished record for `unit` when it was made from the same inputs and its outputs still
     /// exist; nil means the work must be (re)done.
     public func finished(stage: String, unit: String, inputHash: String, store: any ObjectStore) async throws -> Completion? {
-        guard let done = try completion(stage: stage, unit: unit), done.inputHash == inputHash else { return nil }
+        var done = try completion(stage: stage, unit: unit)
+        if done?.inputHash != inputHash, store.isShared {
+            // Another machine may have done it: its marker is the record of truth.
+            let key = Self.markerKey(stage: stage, unit: unit)
+            if try await store.exists(key) { done = try? JSONDecoder().decode(Completion.self, from: try await store.get(key)) }
+        }
+        guard let done, done.inputHash == inputHash else { return nil }
         for key in done.outputKeyList where !(try await store.exists(key)) { return nil }
+        try await queue.write { db in try done.upsert(db) }  // cache it
         return done
     }
 }

@@ -14,6 +14,13 @@ public protocol ObjectStore: Sendable {
     /// Keys under `prefix`, sorted.
     func list(prefix: String) async throws -> [String]
     func delete(_ key: String) async throws
+    /// True when other machines may work on the same store (S3): stage completions are then also
+    /// recorded as marker objects beside the data, and the local catalog is only a cache.
+    var isShared: Bool { get }
+}
+
+extension ObjectStore {
+    public var isShared: Bool { false }
 }
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {

@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import ConvictionCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Signed HTTP calls to an AWS service, with retries: exponential backoff with full jitter on
+/// throttling, 5xx and connection errors, re-signing each attempt.
+public struct AWSHTTPClient: Sendable {
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [(String, String)]
+        public let body: Data
+
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    }
+
+    public struct RetryPolicy: Sendable {
+        public var maxAttempts = 5
+        public var baseDelay: Duration = .milliseconds(100)
+        public var maxDelay: Duration = .seconds(5)
+        public init() {}
+    }
+
+    public let configuration: AWSConfiguration
+    public let service: String
+    public let retry: RetryPolicy
+    let scheme: String
+    let host: String
+    let port: Int?
+
+    public init(configuration: AWSConfiguration, service: String, retry: RetryPolicy = .init()) throws {
+        self.configuration = configuration; self.service = service; self.retry = retry
+        let endpoint = configuration.endpoint ?? "https://\(service).\(configuration.region).amazonaws.com"
+        guard let url = URL(string: endpoint), let scheme = url.scheme, let host = url.host else {
+            throw AWSError(code: "InvalidEndpoint", message: "not an http(s) URL: \(endpoint)")
+        }
+        self.scheme = scheme; self.host = host; self.port = url.port
+    }
+
+    var hostHeader: String { port.map { "\(host):\($0)" } ?? host }
+    var signer: SigV4Signer { SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: service) }
+
+    /// Sends a request. `path` is already percent-encoded. Non-2xx answers come back as responses
+    /// when `expecting` contains them, otherwise as an `AWSError` with the service's code and message.
+    public func send(_ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
+                     body: Data = Data(), expecting: Set<Int> = []) async throws -> Response {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let response = try await sendOnce(method, path: path, query: query, headers: headers, body: body)
+                if (200..<300).contains(response.status) || expecting.contains(response.status) { return response }
+                let error = Self.error(from: response)
+                if attempt < retry.maxAttempts, Self.isRetryable(status: response.status, code: error.code) {
+                    try await backoff(attempt)
+                    continue
+                }
+                throw error
+            } catch let error as AWSError {
+                throw error
+            } catch {
+                // Connection-level failures: retry, then report without request details.
+                if attempt < retry.maxAttempts { try await backoff(attempt); continue }
+                throw AWSError(code: "NetworkError", message: "\(service) at \(scheme)://\(hostHeader): \(error)")
+            }
+        }
+    }
+
+    func sendOnce(_ method: String, path: String, query: [(String, String)], headers: [(String, String)], body: Data) async throws -> Response {
+        let signed = signer.sign(.init(method: method, path: path, query: query, headers: headers + [("host", hostHeader)], body: body))
+        let queryString = query.map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
+        var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)\(queryString.isEmpty ? "" : "?" + queryString)")
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in signed.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        if !body.isEmpty || method == "PUT" || method == "POST" {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.replaceOrAdd(name: "content-length", value: String(body.count))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let buffer = try await response.body.collect(upTo: 1 << 30)
+        let data = Data(buffer.readableBytesView)
+        return Response(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: data)
+    }
+
+    func backoff(_ attempt: Int) async throws {
+        let cap = min(retry.maxDelay, retry.baseDelay * (1 << min(attempt - 1, 20)))
+        let fraction = Double.random(in: 0...1)
+        try await Task.sleep(for: cap * fraction)
+    }
+
+    static func isRetryable(status: Int, code: String) -> Bool {
+        [429, 500, 502, 503, 504].contains(status)
+            || ["SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestTimeout", "InternalError"].contains(code)
+    }
+
+    /// The service's error code and message from an XML (S3) or JSON (Secrets Manager) body.
+    static func error(from response: Response) -> AWSError {
+        let text = String(decoding: response.body, as: UTF8.self)
+        if let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] {
+            let type = (object["__type"] as? String ?? response.header("x-amzn-errortype") ?? "Error").split(separator: "#").last.map(String.init) ?? "Error"
+            let message = object["message"] as? String ?? object["Message"] as? String ?? ""
+            return AWSError(code: type, message: message, status: response.status)
+        }
+        let code = XMLText.first("Code", in: text) ?? "HTTP\(response.status)"
+        let message = XMLText.first("Message", in: text) ?? (text.isEmpty ? "no body" : "")
+        return AWSError(code: code, message: message, status: response.status)
+    }
+}
+
+/// The few XML shapes S3 answers with, read without a DOM.
+enum XMLText {
+    /// Text of every `<tag>...</tag>`, unescaped, in document order.
+    static func all(_ tag: String, in xml: String) -> [String] {
+        var results: [String] = []
+        var rest = xml[...]
+        while let open = rest.range(of: "<\(tag)>"), let close = rest[open.upperBound...].range(of: "</\(tag)>") {
+            results.append(unescape(String(rest[open.upperBound..<close.lowerBound])))
+            rest = rest[close.upperBound...]
+        }
+        return results
+    }
+
+    static func first(_ tag: String, in xml: String) -> String? { all(tag, in: xml).first }
+
+    static func unescape(_ s: String) -> String {
+        guard s.contains("&") else { return s }
+        var out = s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+        // Numeric character references (&#13; &#x1F;), then &amp; last.
+        while let range = out.range(of: "&#[0-9xX]+;", options: .regularExpression) {
+            let body = out[range].dropFirst(2).dropLast()
+            let value = body.first == "x" || body.first == "X" ? UInt32(body.dropFirst(), radix: 16) : UInt32(body)
+            out.replaceSubrange(range, with: value.flatMap(UnicodeScalar.init).map { String(Character($0)) } ?? "")
+        }
+        return out.replacingOccurrences(of: "&amp;", with: "&")
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

@@ -1,0 +1,111 @@
+import ConvictionAWS
+import ConvictionCore
+import ConvictionStore
+import ConvictionTesting
+import Foundation
+import Testing
+
+/// The object-store behaviour every backend must have, run against the local folder and against
+/// S3 (moto_server started by `make test`).
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case local, s3
+    var testDescription: String { rawValue }
+
+    func make(_ label: String) async throws -> (any ObjectStore)? {
+        switch self {
+        case .local:
+            return try LocalObjectStore(root: TestSupport.temporaryDirectory(label))
+        case .s3:
+            guard let endpoint = TestSupport.motoEndpoint else { return nil }
+            let store = try S3ObjectStore(bucket: TestSupport.uniqueBucket(label), prefix: "some/prefix", configuration: motoConfiguration(endpoint))
+            try await store.createBucketIfNeeded()
+            return store
+        }
+    }
+}
+
+func motoConfiguration(_ endpoint: String, keyID: String = "testing", secret: String = "testing") -> AWSConfiguration {
+    AWSConfiguration(region: "us-east-1", endpoint: endpoint,
+                     credentials: AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), source: "test"))
+}
+
+@Suite struct ObjectStoreConformanceTests {
+    static let backends: [Backend] = TestSupport.motoEndpoint == nil ? [.local] : Backend.allCases
+
+    @Test(arguments: backends)
+    func putGetListDelete(_ backend: Backend) async throws {
+        let store = try #require(try await backend.make("conf"))
+        let keys = ["raw/posts/dt=2026-01-05/symbol=AAPL/part-a.jsonl.gz", "raw/posts/dt=2026-01-06/symbol=TSLA/part-b.jsonl.gz",
+                    "scores/dt=2026-01-05/symbol=AAPL/part-0.parquet", "odd/key with spaces/ünï+&=.txt"]
+        for (i, key) in keys.enumerated() { try await store.put(key, data: Data("v\(i)".utf8)) }
+        for (i, key) in keys.enumerated() { #expect(try await store.get(key) == Data("v\(i)".utf8)) }
+        #expect(try await store.list(prefix: "raw/posts/") == keys[0...1].sorted())
+        #expect(try await store.list(prefix: "raw/posts/dt=2026-01-06").count == 1)
+        #expect(try await store.list(prefix: "").count == 4)
+        try await store.put(keys[0], data: Data("replaced".utf8))
+        #expect(try await store.get(keys[0]) == Data("replaced".utf8))
+        #expect(try await store.exists(keys[2]))
+        try await store.delete(keys[2])
+        #expect(try await store.exists(keys[2]) == false)
+        try await store.delete(keys[2])  // deleting twice is fine
+        await #expect(throws: StoreError.self) { try await store.get("missing/key") }
+        await #expect(throws: StoreError.self) { try await store.put("../escape", data: Data()) }
+        // Partition listing by date and symbol works the same way.
+        let partitions = try await store.partitions(of: .rawPosts, symbols: [Symbol("TSLA")])
+        #expect(partitions.keys.map(\.prefix) == ["raw/posts/dt=2026-01-06/symbol=TSLA/"])
+    }
+
+    @Test(arguments: backends)
+    func catalogResumesFromTheStore(_ backend: Backend) async throws {
+        let store = try #require(try await backend.make("catalog"))
+        let cache = TestSupport.temporaryDirectory("cache")
+        let first = try Catalog(path: cache.appendingPathComponent("a.sqlite").path)
+        try await store.put("scores/x.parquet", data: Data("x".utf8))
+        try await first.record(.init(stage: "score", unit: "u1", inputHash: "h1", outputKeys: "scores/x.parquet", outputHash: "o",
+                                     rows: 3, completedAt: "2026-01-01T00:00:00.000Z"), store: store)
+        // A second machine, with an empty catalog of its own.
+        let second = try Catalog(path: cache.appendingPathComponent("b.sqlite").path)
+        let found = try await second.finished(stage: "score", unit: "u1", inputHash: "h1", store: store)
+        #expect((found != nil) == store.isShared, "on a shared store the marker tells other machines the work is done")
+        #expect(try await second.finished(stage: "score", unit: "u1", inputHash: "h2", store: store) == nil)
+    }
+}
+
+@Suite(.enabled(if: TestSupport.motoEndpoint != nil, "needs moto_server: run through `make test` (scripts/with-moto.sh)"))
+struct S3ObjectStoreTests {
+    func store(_ label: String) async throws -> S3ObjectStore {
+        let store = try S3ObjectStore(bucket: TestSupport.uniqueBucket(label), prefix: "", configuration: motoConfiguration(TestSupport.motoEndpoint!))
+        try await store.createBucketIfNeeded()
+        return store
+    }
+
+    @Test func listsAcrossPages() async throws {
+        var s = try await store("pages")
+        s.listPageSize = 7
+        for i in 0..<23 { try await s.put(String(format: "k/%03d", i), data: Data([UInt8(i)])) }
+        let keys = try await s.list(prefix: "k/")
+        #expect(keys.count == 23 && keys == keys.sorted())
+    }
+
+    @Test func rangedGet() async throws {
+        let s = try await store("range")
+        try await s.put("blob", data: Data("0123456789".utf8))
+        #expect(try await s.get("blob", range: 2...5) == Data("2345".utf8))
+    }
+
+    @Test func multipartUploadOfALargeObject() async throws {
+        var s = try await store("multipart")
+        s.multipartThreshold = 6 << 20
+        s.partSize = 5 << 20
+        var rng = SeededGenerator(seed: 1)
+        let data = Data((0..<(11 << 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        try await s.put("big.bin", data: data)
+        #expect(try await s.get("big.bin") == data)
+    }
+
+    @Test func s3URLsParse() throws {
+        let s = try S3ObjectStore(url: "s3://my-bucket/a/b/", configuration: motoConfiguration("http://127.0.0.1:1"))
+        #expect(s.bucket == "my-bucket" && s.prefix == "a/b" && s.location == "s3://my-bucket/a/b")
+        #expect(throws: AWSError.self) { try S3ObjectStore(url: "s3://Bad_Bucket", configuration: motoConfiguration("http://127.0.0.1:1")) }
+    }
+}
