@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: - C libraries
@@ -55,7 +56,8 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", asyncHTTPClient,
+                                                           .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),

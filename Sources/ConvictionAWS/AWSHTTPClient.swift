@@ -77,11 +77,21 @@ public struct AWSHTTPClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             request.headers.replaceOrAdd(name: "content-length", value: String(body.count))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await Self.http.execute(request, timeout: .seconds(120))
         let buffer = try await response.body.collect(upTo: 1 << 30)
         let data = Data(buffer.readableBytesView)
         return Response(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: data)
     }
+
+    /// One process-wide client, never shut down (like `HTTPClient.shared`). Connection failures are
+    /// not retried inside the pool: the retry loop above owns retries, so a dead endpoint fails
+    /// after `maxAttempts` short tries instead of waiting out the request deadline.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     func backoff(_ attempt: Int) async throws {
         let cap = min(retry.maxDelay, retry.baseDelay * (1 << min(attempt - 1, 20)))

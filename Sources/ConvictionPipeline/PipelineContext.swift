@@ -19,9 +19,10 @@ public struct PipelineContext: Sendable {
 
     /// Opens the store `configuration.dataDir` names: a local folder (catalog at
     /// `<dataDir>/catalog.sqlite`) or `s3://bucket/prefix` (catalog cached in `.conviction-cache/`).
-    public static func open(_ configuration: ConvictionConfiguration, logger: Logger, dryRun: Bool = false) async throws -> PipelineContext {
+    public static func open(_ configuration: ConvictionConfiguration, logger: Logger, dryRun: Bool = false,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> PipelineContext {
         if configuration.usesS3 {
-            let store = try S3ObjectStore(url: configuration.dataDir, configuration: try configuration.awsConfiguration())
+            let store = try S3ObjectStore(url: configuration.dataDir, configuration: try configuration.awsConfiguration(environment: environment))
             if configuration.aws.createBucket && !dryRun { try await store.createBucketIfNeeded() }
             let catalogPath = configuration.catalogPath.isEmpty
                 ? ".conviction-cache/catalog-\(ContentHasher.hash(Data(configuration.dataDir.utf8)).prefix(16)).sqlite"
