@@ -22,7 +22,7 @@ public struct PipelineContext: Sendable {
     public static func open(_ configuration: ConvictionConfiguration, logger: Logger, dryRun: Bool = false,
                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> PipelineContext {
         if configuration.usesS3 {
-            let store = try S3ObjectStore(url: configuration.dataDir, configuration: try configuration.awsConfiguration(environment: environment))
+            let store = try S3ObjectStore(url: configuration.dataDir, configuration: try await configuration.awsConfiguration(environment: environment))
             if configuration.aws.createBucket && !dryRun { try await store.createBucketIfNeeded() }
             let catalogPath = configuration.catalogPath.isEmpty
                 ? ".conviction-cache/catalog-\(ContentHasher.hash(Data(configuration.dataDir.utf8)).prefix(16)).sqlite"

@@ -123,3 +123,36 @@ final class ErrorCollector: @unchecked Sendable {  // data is written once by th
         return data
     }
 }
+
+/// A small protocol stand-in written in Python (stdlib `http.server`), started on a free loopback
+/// port. The script must print its port on the first line of standard output. The server exits
+/// when this object goes away, or when the test process does (its stdin closes).
+public final class PythonServer: @unchecked Sendable {  // immutable after init
+    let process = Process()
+    public let port: Int
+
+    public init(script: String, arguments: [String] = []) throws {
+        let watchdog = "import threading, os, sys\nthreading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n"
+        let out = Pipe()
+        process.executableURL = URL(fileURLWithPath: TestSupport.python ?? "/usr/bin/python3")
+        process.arguments = ["-c", watchdog + script] + arguments
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = Pipe()
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    deinit {
+        // SIGKILL without waiting: Foundation's waitUntilExit can block off the main thread on Linux.
+        kill(process.processIdentifier, SIGKILL)
+    }
+}

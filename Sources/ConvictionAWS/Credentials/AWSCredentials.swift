@@ -44,7 +44,7 @@ public struct AWSConfiguration: Sendable {
 
         if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty {
             guard let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else {
-                throw AWSError(code: "MissingCredentials", message: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not (source: environment)")
+                throw AWSError(code: "IncompleteCredentials", message: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not (source: environment)")
             }
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : Secret($0) }
             return AWSConfiguration(region: resolvedRegion, endpoint: resolvedEndpoint,
@@ -54,7 +54,7 @@ public struct AWSConfiguration: Sendable {
             let values = try SharedConfigFile.read(file, section: section)
             if let key = values["aws_access_key_id"] {
                 guard let secret = values["aws_secret_access_key"] else {
-                    throw AWSError(code: "MissingCredentials", message: "\(file) [\(section)]: aws_access_key_id without aws_secret_access_key")
+                    throw AWSError(code: "IncompleteCredentials", message: "\(file) [\(section)]: aws_access_key_id without aws_secret_access_key")
                 }
                 return AWSConfiguration(region: resolvedRegion, endpoint: resolvedEndpoint,
                                         credentials: AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret),
@@ -63,7 +63,7 @@ public struct AWSConfiguration: Sendable {
             }
         }
         throw AWSError(code: "MissingCredentials",
-                       message: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile \(profile) to \(credentialsFile)")
+                       message: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add profile \(profile) to \(credentialsFile), or on EC2 set AWS_EC2_METADATA_SERVICE_ENDPOINT for the instance role")
     }
 }
 

@@ -25,7 +25,7 @@ extension Conviction {
             @OptionGroup var global: GlobalOptions
 
             func run() async throws {
-                let resolver = try global.resolve().credentialResolver()
+                let resolver = try await global.resolve().credentialResolver()
                 var missing = 0
                 for key in XCredentialKey.allCases {
                     let resolution = try await resolver.resolve(key)
@@ -48,7 +48,7 @@ extension Conviction {
                 var values: [XCredentialKey: Secret] = [:]
                 for key in XCredentialKey.allCases { if let value = try await environment.value(for: key) { values[key] = value } }
                 guard !values.isEmpty else { throw ValidationError("none of the five TWITTER_* variables is set: nothing to migrate") }
-                let provider = try configuration.secretsManagerProvider()
+                let provider = try await configuration.secretsManagerProvider()
                 if global.dryRun {
                     print("plan: copy \(values.keys.map(\.rawValue).sorted().joined(separator: ", ")) into \(provider.name)")
                     return

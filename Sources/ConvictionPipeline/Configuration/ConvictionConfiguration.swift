@@ -35,6 +35,9 @@ public struct ConvictionConfiguration: Sendable {
         public var profile = ""
         /// Create the S3 bucket when it does not exist.
         public var createBucket = false
+        /// Instance metadata service for instance-role credentials, e.g. `http://169.254.169.254`;
+        /// empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else not asked.
+        public var imdsEndpoint = ""
     }
 
     public struct SecretsSettings: Sendable {
@@ -158,6 +161,8 @@ public struct ConvictionConfiguration: Sendable {
             get: { .string($0.aws.profile) }, set: { c, v throws(ValueError) in c.aws.profile = try string(v) }),
         Key(name: "aws.create_bucket", help: "Create the data.dir bucket when it does not exist.",
             get: { .bool($0.aws.createBucket) }, set: { c, v throws(ValueError) in c.aws.createBucket = try bool(v) }),
+        Key(name: "aws.imds_endpoint", help: "Instance metadata endpoint for instance-role credentials (IMDSv2), e.g. http://169.254.169.254; empty = not asked.",
+            get: { .string($0.aws.imdsEndpoint) }, set: { c, v throws(ValueError) in c.aws.imdsEndpoint = try string(v) }),
         Key(name: "secrets.source", help: "Where X credentials come from: environment, or secretsmanager (environment as fallback).",
             get: { .string($0.secrets.source) }, set: { c, v throws(ValueError) in c.secrets.source = try oneOf(v, ["environment", "secretsmanager"]) }),
         Key(name: "secrets.layout", help: "json: one secret with all five keys (secret_id); per_key: one secret per key named <prefix>/<KEY>.",
