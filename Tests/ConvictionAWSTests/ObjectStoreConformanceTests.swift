@@ -103,6 +103,16 @@ struct S3ObjectStoreTests {
         #expect(try await s.get("big.bin") == data)
     }
 
+    @Test func addressingStyles() throws {
+        let aws = AWSConfiguration(region: "eu-west-1", endpoint: nil, credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: Secret("s"), source: "t"))
+        let virtual = try S3ObjectStore(bucket: "my-bucket", prefix: "p", configuration: aws)
+        #expect(virtual.url(for: "raw/a b.txt") == "https://my-bucket.s3.eu-west-1.amazonaws.com/p/raw/a%20b.txt")
+        let dotted = try S3ObjectStore(bucket: "my.bucket", prefix: "", configuration: aws)
+        #expect(dotted.url(for: "k") == "https://s3.eu-west-1.amazonaws.com/my.bucket/k", "dots break TLS for virtual hosts")
+        let local = try S3ObjectStore(bucket: "b", prefix: "", configuration: motoConfiguration("http://127.0.0.1:5000"))
+        #expect(local.url(for: "k") == "http://127.0.0.1:5000/b/k")
+    }
+
     @Test func s3URLsParse() throws {
         let s = try S3ObjectStore(url: "s3://my-bucket/a/b/", configuration: motoConfiguration("http://127.0.0.1:1"))
         #expect(s.bucket == "my-bucket" && s.prefix == "a/b" && s.location == "s3://my-bucket/a/b")

@@ -34,13 +34,15 @@ import Testing
     /// Against botocore's signer (an independent implementation) over varied requests.
     @Test(.enabled(if: TestSupport.pythonHas("botocore"), "needs .venv with botocore (make setup)"))
     func matchesBotocore() throws {
-        struct Case: Codable { let service, method, path: String; let query: [[String]]; let headers: [[String]]; let body: String; let token: String? }
+        struct Case: Codable { let service, method, path: String; let query: [[String]]; let headers: [[String]]; let body: String; let token: String?; var host = "127.0.0.1:5000" }
         let cases = [
             Case(service: "s3", method: "GET", path: "/bucket/raw/posts/dt=2026-01-05/symbol=AAPL/part-1.jsonl.gz", query: [], headers: [], body: "", token: nil),
             Case(service: "s3", method: "GET", path: "/bucket", query: [["list-type", "2"], ["prefix", "raw/posts/dt=2026 01/ä+&="], ["continuation-token", "a/b=="]], headers: [], body: "", token: nil),
             Case(service: "s3", method: "PUT", path: "/bucket/" + SigV4Signer.uriEncode("key with spaces & ünïcode"), query: [["partNumber", "2"], ["uploadId", "x~y"]],
                  headers: [["Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="], ["X-Amz-Meta-Note", "  two   spaces "]], body: "hello world", token: "session/token=="),
             Case(service: "s3", method: "POST", path: "/bucket/k", query: [["uploads", ""]], headers: [], body: "", token: nil),
+            Case(service: "s3", method: "GET", path: "/raw/posts/" + SigV4Signer.uriEncode("dt=2026-01-05"), query: [], headers: [], body: "", token: nil,
+                 host: "my-bucket.s3.eu-west-1.amazonaws.com"),
             Case(service: "secretsmanager", method: "POST", path: "/", query: [],
                  headers: [["Content-Type", "application/x-amz-json-1.1"], ["X-Amz-Target", "secretsmanager.GetSecretValue"]],
                  body: #"{"SecretId":"conviction/x-api"}"#, token: nil),
@@ -56,7 +58,7 @@ import Testing
             creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", c.get("token"))
             auth = (S3SigV4Auth if c["service"] == "s3" else SigV4Auth)(creds, c["service"], "eu-west-1")
             query = "&".join(quote(k, safe="-_.~") + "=" + quote(v, safe="-_.~") for k, v in c["query"])
-            req = AWSRequest(method=c["method"], url="http://127.0.0.1:5000" + c["path"] + ("?" + query if query else ""), data=c["body"].encode())
+            req = AWSRequest(method=c["method"], url="http://" + c["host"] + c["path"] + ("?" + query if query else ""), data=c["body"].encode())
             for k, v in c["headers"]: req.headers[k] = v
             req.context["timestamp"] = "20150830T123600Z"
             req.headers["X-Amz-Date"] = "20150830T123600Z"
@@ -75,7 +77,7 @@ import Testing
                                                                  sessionToken: c.token.map(Secret.init), source: "test"),
                                      region: "eu-west-1", service: c.service)
             let signed = signer.sign(.init(method: c.method, path: c.path, query: c.query.map { ($0[0], $0[1]) },
-                                           headers: c.headers.map { ($0[0], $0[1]) } + [("host", "127.0.0.1:5000")], body: Data(c.body.utf8)), date: date)
+                                           headers: c.headers.map { ($0[0], $0[1]) } + [("host", c.host)], body: Data(c.body.utf8)), date: date)
             #expect(authorization(signed)?.hasSuffix("Signature=" + signature) == true, "\(c.method) \(c.path)")
         }
         #expect(expected.count == cases.count, "\(result.stderr)")

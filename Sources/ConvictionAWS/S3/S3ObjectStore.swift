@@ -3,8 +3,9 @@ import ConvictionStore
 import Crypto
 import Foundation
 
-/// The object store on Amazon S3 (or any S3-compatible endpoint), path-style:
-/// `s3://bucket/prefix` maps key `k` to object `prefix/k`.
+/// The object store on Amazon S3 (or any S3-compatible endpoint): `s3://bucket/prefix` maps key
+/// `k` to object `prefix/k`. Addressing is virtual-hosted (`bucket.s3.region.amazonaws.com/k`) on
+/// AWS and path-style (`endpoint/bucket/k`) on a custom endpoint or for bucket names with dots.
 ///
 /// Single PUTs carry `Content-MD5`, so S3 rejects a body damaged in transit; objects above
 /// `multipartThreshold` are uploaded in parts (aborted on failure, so no orphaned parts are left).
@@ -18,17 +19,35 @@ public struct S3ObjectStore: ObjectStore {
     /// Keys per ListObjectsV2 page (S3's maximum is 1000).
     public var listPageSize = 1000
     let client: AWSHTTPClient
+    public enum Addressing: String, Sendable { case path, virtualHosted }
+    public let addressing: Addressing
 
-    public init(bucket: String, prefix: String, configuration: AWSConfiguration) throws {
+    public init(bucket: String, prefix: String, configuration: AWSConfiguration, addressing requested: Addressing? = nil) throws {
         guard !bucket.isEmpty, bucket.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }) else {
             throw AWSError(code: "InvalidBucketName", message: "\(bucket.debugDescription) is not a valid bucket name")
         }
         self.bucket = bucket
         self.prefix = prefix.split(separator: "/").joined(separator: "/")
         var configuration = configuration
-        if configuration.endpoint == nil { configuration.endpoint = "https://s3.\(configuration.region).amazonaws.com" }
+        let addressing = requested ?? (configuration.endpoint == nil && !bucket.contains(".") ? .virtualHosted : .path)
+        let endpoint = configuration.endpoint ?? "https://s3.\(configuration.region).amazonaws.com"
+        if addressing == .virtualHosted {
+            guard let url = URL(string: endpoint), let scheme = url.scheme, let host = url.host else {
+                throw AWSError(code: "InvalidEndpoint", message: "not an http(s) URL: \(endpoint)")
+            }
+            configuration.endpoint = "\(scheme)://\(bucket).\(host)" + (url.port.map { ":\($0)" } ?? "")
+        } else {
+            configuration.endpoint = endpoint
+        }
+        self.addressing = addressing
         client = try AWSHTTPClient(configuration: configuration, service: "s3")
     }
+
+    /// The request path of the bucket itself: `/bucket` path-style, `/` virtual-hosted.
+    var bucketPath: String { addressing == .path ? "/\(bucket)" : "/" }
+
+    /// The URL an object is requested at (for messages and tests).
+    public func url(for key: String) -> String { "\(client.scheme)://\(client.hostHeader)\(path(key))" }
 
     /// Parses `s3://bucket/prefix`.
     public init(url: String, configuration: AWSConfiguration) throws {
@@ -43,15 +62,16 @@ public struct S3ObjectStore: ObjectStore {
 
     func objectName(_ key: String) -> String { prefix.isEmpty ? key : prefix + "/" + key }
 
-    /// `/bucket/segment/segment`, each segment percent-encoded once (S3's SigV4 rule).
+    /// `/bucket/segment/segment` (path-style) or `/segment/segment`, each segment percent-encoded
+    /// once (S3's SigV4 rule).
     func path(_ key: String) -> String {
-        "/\(bucket)/" + objectName(key).split(separator: "/", omittingEmptySubsequences: false).map { SigV4Signer.uriEncode(String($0)) }.joined(separator: "/")
+        (addressing == .path ? "/\(bucket)/" : "/") + objectName(key).split(separator: "/", omittingEmptySubsequences: false).map { SigV4Signer.uriEncode(String($0)) }.joined(separator: "/")
     }
 
     /// Creates the bucket when it does not exist (for local endpoints and first runs).
     public func createBucketIfNeeded() async throws {
-        let head = try await client.send("HEAD", path: "/\(bucket)", expecting: [404, 403])
-        if head.status == 404 { _ = try await client.send("PUT", path: "/\(bucket)", expecting: [409]) }
+        let head = try await client.send("HEAD", path: bucketPath, expecting: [404, 403])
+        if head.status == 404 { _ = try await client.send("PUT", path: bucketPath, expecting: [409]) }
     }
 
     public func put(_ key: String, data: Data) async throws {
@@ -126,7 +146,7 @@ public struct S3ObjectStore: ObjectStore {
         repeat {
             var query = [("list-type", "2"), ("prefix", fullPrefix), ("max-keys", String(listPageSize))]
             if let token { query.append(("continuation-token", token)) }
-            let response = try await client.send("GET", path: "/\(bucket)", query: query)
+            let response = try await client.send("GET", path: bucketPath, query: query)
             let xml = String(decoding: response.body, as: UTF8.self)
             keys += XMLText.all("Key", in: xml).map { String($0.dropFirst(strip)) }
             token = XMLText.first("IsTruncated", in: xml) == "true" ? XMLText.first("NextContinuationToken", in: xml) : nil
