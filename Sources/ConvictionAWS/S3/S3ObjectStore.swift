@@ -159,9 +159,5 @@ public struct S3ObjectStore: ObjectStore {
         _ = try await client.send("DELETE", path: path(key), expecting: [404])
     }
 
-    static func validate(_ key: String) throws {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw StoreError(key: key, message: "invalid object key (must be a relative path without '.' or '..')")
-        }
-    }
+    static func validate(_ key: String) throws { try ObjectKey.validate(key) }
 }

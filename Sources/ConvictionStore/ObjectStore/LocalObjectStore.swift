@@ -14,9 +14,7 @@ public struct LocalObjectStore: ObjectStore {
     public var location: String { root.path }
 
     public func url(for key: String) throws -> URL {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw StoreError(key: key, message: "invalid object key (must be a relative path without '.' or '..')")
-        }
+        try ObjectKey.validate(key)
         return root.appendingPathComponent(key)
     }
 

@@ -29,3 +29,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public init(key: String, message: String) { self.key = key; self.message = message }
     public var description: String { "\(key): \(message)" }
 }
+
+/// Object keys are relative `/`-separated paths; one rule for every backend.
+public enum ObjectKey {
+    public static func validate(_ key: String) throws {
+        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+            throw StoreError(key: key, message: "invalid object key (must be a relative path without '.' or '..')")
+        }
+    }
+}
