@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionIngest", "ConvictionScoring", "ConvictionTesting"]),
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",

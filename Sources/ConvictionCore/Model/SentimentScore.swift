@@ -11,6 +11,8 @@ public struct SentimentScore: Sendable, Hashable, Codable {
     /// When the post was received.
     public var receivedAt: EpochMillis
     public var authorFollowers: Int
+    /// Likes plus reposts when the post was captured.
+    public var engagement: Int
     public var positive: Double
     public var negative: Double
     public var neutral: Double
@@ -23,10 +25,10 @@ public struct SentimentScore: Sendable, Hashable, Codable {
     /// P(positive) - P(negative), the quantity the `sent_*` features average.
     public var polarity: Double { positive - negative }
 
-    public init(postID: String, symbol: Symbol, createdAt: EpochMillis, receivedAt: EpochMillis, authorFollowers: Int,
+    public init(postID: String, symbol: Symbol, createdAt: EpochMillis, receivedAt: EpochMillis, authorFollowers: Int, engagement: Int = 0,
                 positive: Double, negative: Double, neutral: Double, scorer: String) {
         self.postID = postID; self.symbol = symbol; self.createdAt = createdAt; self.receivedAt = receivedAt
-        self.authorFollowers = authorFollowers
+        self.authorFollowers = authorFollowers; self.engagement = engagement
         self.positive = positive; self.negative = negative; self.neutral = neutral; self.scorer = scorer
         let best = [(Label.negative, negative), (.neutral, neutral), (.positive, positive)].max { $0.1 < $1.1 }!
         self.label = best.0

@@ -9,7 +9,7 @@ import Logging
 public struct FeaturesTask: Sendable {
     public static let stage = "features"
     /// Bumped whenever the matrix layout changes.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }
@@ -56,7 +56,8 @@ public struct FeaturesTask: Sendable {
             let received = config.pointInTime == "received"
             let posts = config.features.includeSentiment
                 ? try keys(scores, symbol).flatMap { try MarketTables.decodeScores(loaded[$0]!, source: $0) }
-                    .map { SentimentObservation(time: received ? $0.receivedAt : $0.createdAt, polarity: $0.polarity, followers: $0.authorFollowers) }
+                    .map { SentimentObservation(time: received ? $0.receivedAt : $0.createdAt, polarity: $0.polarity, followers: $0.authorFollowers,
+                                                engagement: $0.engagement, label: $0.label == .positive ? 1 : ($0.label == .negative ? -1 : 0)) }
                 : []
             let matrix = builder.build(symbol: symbol, minuteBars: minuteBars, news: newsEvents, posts: posts)
             let bytes = try Self.encode(matrix)

@@ -57,6 +57,7 @@ enum MarketTables {
             ParquetColumn(name: "created_at", nullable: false, values: .timestamp(scores.map { $0.createdAt * 1000 })),
             ParquetColumn(name: "received_at", nullable: false, values: .timestamp(scores.map { $0.receivedAt * 1000 })),
             ParquetColumn(name: "author_followers", nullable: false, values: .int64(scores.map { Int64($0.authorFollowers) })),
+            ParquetColumn(name: "engagement", nullable: false, values: .int64(scores.map { Int64($0.engagement) })),
             ParquetColumn(name: "positive", nullable: false, values: .double(scores.map(\.positive))),
             ParquetColumn(name: "negative", nullable: false, values: .double(scores.map(\.negative))),
             ParquetColumn(name: "neutral", nullable: false, values: .double(scores.map(\.neutral))),
@@ -73,9 +74,10 @@ enum MarketTables {
         let pos = try doubles(table, "positive", source), neg = try doubles(table, "negative", source), neu = try doubles(table, "neutral", source)
         let scorer = try strings(table, "scorer", source)
         guard case .int64(let followers)? = table.column("author_followers")?.values else { throw missing("author_followers", source) }
+        guard case .int64(let engagement)? = table.column("engagement")?.values else { throw missing("engagement", source) }
         return (0..<table.rowCount).map { i in
             SentimentScore(postID: id[i] ?? "", symbol: Symbol(symbol[i] ?? ""), createdAt: created[i] ?? 0, receivedAt: received[i] ?? 0,
-                           authorFollowers: Int(followers[i] ?? 0), positive: pos[i] ?? 0, negative: neg[i] ?? 0, neutral: neu[i] ?? 0,
+                           authorFollowers: Int(followers[i] ?? 0), engagement: Int(engagement[i] ?? 0), positive: pos[i] ?? 0, negative: neg[i] ?? 0, neutral: neu[i] ?? 0,
                            scorer: scorer[i] ?? "")
         }
     }

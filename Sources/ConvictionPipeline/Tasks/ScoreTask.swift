@@ -58,6 +58,7 @@ public struct ScoreTask: Sendable {
                         let p = scorer.score(post.text)
                         scores.append(SentimentScore(postID: post.id, symbol: partition.symbol!, createdAt: post.createdAt,
                                                      receivedAt: post.receivedAt, authorFollowers: post.authorFollowers,
+                                                     engagement: post.likeCount + post.retweetCount,
                                                      positive: p.positive, negative: p.negative, neutral: p.neutral, scorer: LexiconScorer.name))
                     } catch {
                         quarantine.append(QuarantineRecord(stage: Self.stage, source: key, line: line.number, reason: error.reason,
