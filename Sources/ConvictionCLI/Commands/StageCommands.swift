@@ -81,7 +81,23 @@ extension Conviction {
             Reads market/bars_1m/, market/news/ and scores/; writes features/symbol=/part-0.parquet and
             features/feature_metadata.json. Example:
               conviction features --include-sentiment
-            """)
+            """,
+            subcommands: [Build.self, Describe.self, ImportBars.self], defaultSubcommand: Build.self)
+    }
+
+    struct Describe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "describe",
+            abstract: "Print every feature's definition as Markdown (the source of docs/training.md).",
+            discussion: "Example: conviction features describe > docs/training.md")
+        func run() async throws { print(FeatureDefinition.markdownReference(), terminator: "") }
+    }
+
+    struct Build: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "build",
+            abstract: "Build point-in-time feature matrices (the default).",
+            discussion: "Example: conviction features build --no-include-sentiment")
         @OptionGroup var global: GlobalOptions
         @Flag(inversion: .prefixedNo, help: "Add the sentiment features.") var includeSentiment = true
 
@@ -162,4 +178,41 @@ extension Conviction {
 
 enum Algorithm: String, ExpressibleByArgument, CaseIterable {
     case xgboost
+}
+
+extension Conviction {
+    struct ImportBars: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import-bars",
+            abstract: "Load OHLCV bars from a CSV file into market/bars_1m/ (or market/bars_1d/).",
+            discussion: """
+            Column names are case-insensitive (timestamp/datetime, or date and time; open, high, low, close, volume;
+            optional symbol/ticker). Timestamps label the bar's start: RFC 3339 with a zone, epoch seconds or
+            milliseconds, or a local New York time. Bad rows (unreadable fields, non-positive prices, duplicates,
+            out-of-session times) are reported by line and quarantined; missing bars are reported per session.
+            Example:
+              conviction features import-bars --symbol AAPL aapl_1min.csv
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Symbol, when the file has no symbol column.") var symbol: String?
+        @Option(help: "Bar length: 1m or 1d.") var frequency: String = "1m"
+        @Argument(help: "CSV files.") var files: [String]
+
+        func run() async throws {
+            guard let freq = BarImporter.Frequency(rawValue: frequency) else { throw ValidationError("--frequency must be 1m or 1d") }
+            let context = try await global.context(try global.resolve())
+            var failed = false
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(file): cannot read") }
+                if context.dryRun { print("plan: import \(file) as \(freq.rawValue) bars"); continue }
+                let report = try await BarImporter(store: context.store, symbol: symbol.map(Symbol.init), frequency: freq)
+                    .importCSV(String(decoding: data, as: UTF8.self), source: file)
+                print("\(file): \(report.imported) bars imported into \(report.keys.count) partition(s), \(report.rejected.count) rejected")
+                for line in report.missing { print("warning: \(file): \(line)") }
+                for line in report.rejected { FileHandle.standardError.write(Data("error: \(file): \(line)\n".utf8)) }
+                failed = failed || !report.rejected.isEmpty
+            }
+            if failed { throw ExitCode(2) }
+        }
+    }
 }

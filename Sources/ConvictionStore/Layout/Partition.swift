@@ -10,6 +10,8 @@ public enum Dataset: String, Sendable, CaseIterable {
     case quarantine = "raw/quarantine"
     /// 1-minute OHLCV bars.
     case bars = "market/bars_1m"
+    /// Daily OHLCV bars (imported).
+    case dailyBars = "market/bars_1d"
     case news = "market/news"
     case scores = "scores"
     case features = "features"
