@@ -27,9 +27,12 @@ public struct FeatureBuilder: Sendable {
         /// Label horizon in bars, starting at the bar after the decision.
         public var labelHorizonBars: Int
         public var includeSentiment: Bool
+        /// Stop before training when a data-quality check fails (false: warn only).
+        public var enforceQualityChecks: Bool
 
-        public init(barMinutes: Int = 5, labelHorizonBars: Int = 1, includeSentiment: Bool = true) {
+        public init(barMinutes: Int = 5, labelHorizonBars: Int = 1, includeSentiment: Bool = true, enforceQualityChecks: Bool = true) {
             self.barMinutes = barMinutes; self.labelHorizonBars = labelHorizonBars; self.includeSentiment = includeSentiment
+            self.enforceQualityChecks = enforceQualityChecks
         }
     }
 

@@ -31,6 +31,7 @@ public struct FeaturesTask: Sendable {
             return outcome
         }
         var meter = ProgressMeter(stage: "features", total: config.symbols.count, logger: context.logger)
+        var findings: [QualityChecks.Finding] = []
         for (n, symbol) in config.symbols.enumerated() {
             defer { meter.step(n + 1, rows: outcome.rows) }
             let inputs = keys(bars, symbol) + keys(news, symbol) + (config.features.includeSentiment ? keys(scores, symbol) : [])
@@ -49,26 +50,41 @@ public struct FeaturesTask: Sendable {
             let unit = "symbol=\(symbol.rawValue)"
             if let done = try await context.catalog.finished(stage: Self.stage, unit: unit, inputHash: inputHash, store: store) {
                 outcome.skipped += 1; outcome.rows += done.rows
+                let reportKey = Dataset.features.rawValue + "/quality/symbol=\(symbol.rawValue).json"
+                if try await store.exists(reportKey) {
+                    findings += try JSONDecoder().decode([QualityChecks.Finding].self, from: try await store.get(reportKey))
+                }
                 continue
             }
             let minuteBars = try keys(bars, symbol).flatMap { try MarketTables.decodeBars(loaded[$0]!, source: $0) }.sorted { $0.start < $1.start }
             let newsEvents = try keys(news, symbol).flatMap { try MarketTables.decodeNews(loaded[$0]!, source: $0) }
             let received = config.pointInTime == "received"
-            let posts = config.features.includeSentiment
-                ? try keys(scores, symbol).flatMap { try MarketTables.decodeScores(loaded[$0]!, source: $0) }
+            let symbolScores = config.features.includeSentiment
+                ? try keys(scores, symbol).flatMap { try MarketTables.decodeScores(loaded[$0]!, source: $0) } : []
+            let posts = symbolScores
                     .map { SentimentObservation(time: received ? $0.receivedAt : $0.createdAt, polarity: $0.polarity, followers: $0.authorFollowers,
                                                 engagement: $0.engagement, label: $0.label == .positive ? 1 : ($0.label == .negative ? -1 : 0)) }
-                : []
             let matrix = builder.build(symbol: symbol, minuteBars: minuteBars, news: newsEvents, posts: posts)
+            if config.features.includeSentiment {
+                findings += QualityChecks().run(symbol: symbol, scores: symbolScores, matrix: matrix)
+            }
             let bytes = try Self.encode(matrix)
             let key = Partition(.features, symbol: symbol).prefix + "part-0.parquet"
             try await store.put(key, data: bytes)
+            let symbolFindings = findings.filter { $0.symbol == symbol.rawValue }
+            try await store.put(Dataset.features.rawValue + "/quality/symbol=\(symbol.rawValue).json", data: try JSON.encode(symbolFindings))
             try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: key,
                                              outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(nowMillis())), store: store)
             outcome.done += 1
             outcome.rows += matrix.rowCount
         }
         try await store.put(Dataset.features.rawValue + "/feature_metadata.json", data: try JSON.encode(metadata, snakeCase: true))
+        let failed = findings.filter(\.failed)
+        for f in failed {
+            let line = "quality check \(f.check) failed for \(f.symbol): \(f.detail)"
+            if config.features.enforceQualityChecks { outcome.failures.append(line + " (set features.quality_checks = \"warn\" to train anyway)") } else { outcome.notes.append("warning: " + line) }
+        }
+        if !findings.isEmpty { outcome.notes.append("quality checks: \(findings.count - failed.count) passed, \(failed.count) failed (features/quality/)") }
         return outcome
     }
 
