@@ -3,12 +3,13 @@
 #   make build   release build of the `conviction` binary
 #   make demo    run the whole pipeline on the embedded market simulator (11 symbols)
 #   make test    run every test (swift test), with local moto_server stand-ins for S3 and Secrets Manager
+#   make bench   benchmarks against their Python baselines (results in docs/benchmarks.md)
 #   make clean   remove build outputs and demo data
 SHELL := /bin/bash
 DEMO_DIR ?= demo-data
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build demo test clean
+.PHONY: setup build demo test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +22,9 @@ demo: build
 
 test: setup
 	bash scripts/with-moto.sh swift test $(SWIFT_BUILD_FLAGS)
+
+bench: setup
+	@bash benchmarks/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_DIR)"

@@ -51,6 +51,13 @@ let package = Package(
             dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", argumentParser, logging]
         ),
 
+        // MARK: - Benchmarks (make bench)
+        .executableTarget(
+            name: "ConvictionBenchmarks",
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures"],
+            path: "benchmarks/Sources/ConvictionBenchmarks"
+        ),
+
         // MARK: - Tests
         .target(name: "ConvictionTesting", path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),

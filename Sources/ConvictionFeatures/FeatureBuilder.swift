@@ -70,6 +70,12 @@ public struct FeatureBuilder: Sendable {
         return matrix
     }
 
+    /// The sentiment columns alone (in `FeatureDefinition.sentiment` order) for decision times
+    /// `times` (ascending) and posts sorted by time; for benchmarks and callers with their own bars.
+    public static func sentimentColumns(times: [EpochMillis], posts: [SentimentObservation], newsSentiment: [Double?]) -> [[Double?]] {
+        SentimentFeatures.compute(times: times, posts: posts, newsSentiment: newsSentiment)
+    }
+
     /// Index range of sorted `times` with from <= time < to: strictly before the decision instant.
     static func window(_ times: [EpochMillis], from: EpochMillis, to: EpochMillis) -> (Int, Int) {
         (lowerBound(times, from), lowerBound(times, to))

@@ -1,0 +1,89 @@
+// Benchmark harness (make bench). `generate` writes a synthetic scored-post set as Parquet;
+// `sentiment` computes every sentiment feature from it and prints timings, peak memory and
+// column checksums that benchmarks/sentiment_polars.py reproduces with polars.
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionStore
+import Foundation
+
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    print("usage: ConvictionBenchmarks generate DIR [POSTS] | sentiment DIR")
+    exit(64)
+}
+let dir = URL(fileURLWithPath: arguments[2])
+let symbols = Symbol.universe
+let sessions = TradingCalendar().sessions(from: CivilDate(year: 2026, month: 1, day: 2), count: 60)
+
+switch arguments[1] {
+case "generate":
+    let total = arguments.count > 3 ? Int(arguments[3])! : 5_000_000
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    var rng = SeededGenerator(seed: 2026, stream: "bench")
+    let start = sessions.first!.open - 6 * Timestamps.hour, end = sessions.last!.close
+    var sym: [String?] = [], time: [Int64?] = [], pol: [Double?] = [], fol: [Int64?] = [], eng: [Int64?] = [], lab: [Int64?] = []
+    for _ in 0..<total {
+        let s = symbols[Int(rng.next() % UInt64(symbols.count))]
+        let p = max(-1, min(1, 0.4 * rng.normal()))
+        sym.append(s.rawValue); time.append(start + Int64(rng.uniform() * Double(end - start)))
+        pol.append(p); fol.append(Int64(exp(6 + 1.8 * rng.normal()))); eng.append(Int64(rng.poisson(2)))
+        lab.append(p > 0.3 ? 1 : (p < -0.3 ? -1 : 0))
+    }
+    let table = ParquetTable(columns: [
+        ParquetColumn(name: "symbol", nullable: false, values: .string(sym)), ParquetColumn(name: "time", nullable: false, values: .int64(time)),
+        ParquetColumn(name: "polarity", nullable: false, values: .double(pol)), ParquetColumn(name: "followers", nullable: false, values: .int64(fol)),
+        ParquetColumn(name: "engagement", nullable: false, values: .int64(eng)), ParquetColumn(name: "label", nullable: false, values: .int64(lab)),
+    ])
+    try ParquetWriter.encode(table).write(to: dir.appendingPathComponent("posts.parquet"))
+    // Decision times: every 5-minute bar close of the 60 sessions.
+    let times = sessions.flatMap { s in stride(from: s.open + 5 * Timestamps.minute, through: s.close, by: Int(5 * Timestamps.minute)).map { Int64?($0) } }
+    try ParquetWriter.encode(ParquetTable(columns: [ParquetColumn(name: "t", nullable: false, values: .int64(times))]))
+        .write(to: dir.appendingPathComponent("times.parquet"))
+    print("generated \(total) posts over \(symbols.count) symbols and \(times.count) decision times per symbol in \(dir.path)")
+
+case "sentiment":
+    let loadStart = Date()
+    let posts = try ParquetReader.decode(try Data(contentsOf: dir.appendingPathComponent("posts.parquet")), source: "posts.parquet")
+    let timesTable = try ParquetReader.decode(try Data(contentsOf: dir.appendingPathComponent("times.parquet")), source: "times.parquet")
+    guard case .string(let sym) = posts.column("symbol")!.values, case .int64(let time) = posts.column("time")!.values,
+          case .double(let pol) = posts.column("polarity")!.values, case .int64(let fol) = posts.column("followers")!.values,
+          case .int64(let eng) = posts.column("engagement")!.values, case .int64(let lab) = posts.column("label")!.values,
+          case .int64(let t) = timesTable.column("t")!.values else { fatalError("unexpected columns") }
+    let times = t.map { $0! }
+    let loadSeconds = Date().timeIntervalSince(loadStart)
+
+    let computeStart = Date()
+    var bySymbol: [String: [SentimentObservation]] = [:]
+    for i in 0..<posts.rowCount {
+        bySymbol[sym[i]!, default: []].append(SentimentObservation(time: time[i]!, polarity: pol[i]!, followers: Int(fol[i]!),
+                                                                  engagement: Int(eng[i]!), label: Int(lab[i]!)))
+    }
+    var results: [String: [[Double?]]] = [:]
+    let noNews = [Double?](repeating: nil, count: times.count)
+    for (s, observations) in bySymbol {
+        results[s] = FeatureBuilder.sentimentColumns(times: times, posts: observations.sorted { $0.time < $1.time }, newsSentiment: noNews)
+    }
+    let computeSeconds = Date().timeIntervalSince(computeStart)
+
+    // Checksums: per column, the sum of non-null values over all symbols, and the null count.
+    var checksums: [String: [Double]] = [:]
+    for (k, definition) in FeatureDefinition.sentiment.enumerated() {
+        var sum = 0.0, nulls = 0.0
+        for columns in results.values { for v in columns[k] { if let v { sum += v } else { nulls += 1 } } }
+        checksums[definition.name] = [sum, nulls]
+    }
+    let summary: [String: Any] = ["load_seconds": loadSeconds, "compute_seconds": computeSeconds, "peak_rss_mb": peakRSSMegabytes(),
+                                  "posts": posts.rowCount, "rows": times.count * results.count, "features": FeatureDefinition.sentiment.count,
+                                  "checksums": checksums]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
+
+default:
+    print("unknown command \(arguments[1])")
+    exit(64)
+}
