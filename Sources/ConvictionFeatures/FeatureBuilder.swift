@@ -51,7 +51,7 @@ public struct FeatureBuilder: Sendable {
         var columns = base.columns
         if configuration.includeSentiment {
             let newsSentiment = base.columns[base.definitions.firstIndex { $0.name == "news_sentiment" }!]
-            columns += SentimentFeatures.compute(times: series.closeTime, posts: posts.sorted { $0.time < $1.time }, newsSentiment: newsSentiment)
+            columns += SentimentFeatures.compute(times: series.closeTime, posts: posts, newsSentiment: newsSentiment)
         }
         var matrix = FeatureMatrix(symbol: symbol, definitions: definitions, timestamps: series.closeTime, columns: columns,
                                    labels: [], forwardReturns: [], labelEnds: [])
@@ -71,7 +71,7 @@ public struct FeatureBuilder: Sendable {
     }
 
     /// The sentiment columns alone (in `FeatureDefinition.sentiment` order) for decision times
-    /// `times` (ascending) and posts sorted by time; for benchmarks and callers with their own bars.
+    /// `times` (ascending) and posts in any order; for benchmarks and callers with their own bars.
     public static func sentimentColumns(times: [EpochMillis], posts: [SentimentObservation], newsSentiment: [Double?]) -> [[Double?]] {
         SentimentFeatures.compute(times: times, posts: posts, newsSentiment: newsSentiment)
     }

@@ -54,8 +54,9 @@ struct SentimentFeatures {
         return defs
     }()
 
-    /// Columns in `definitions` order for decision times `times` (ascending); `posts` sorted by time.
-    static func compute(times: [EpochMillis], posts: [SentimentObservation], newsSentiment: [Double?]) -> [[Double?]] {
+    /// Columns in `definitions` order for decision times `times` (ascending); `posts` in any order.
+    static func compute(times: [EpochMillis], posts unsorted: [SentimentObservation], newsSentiment: [Double?]) -> [[Double?]] {
+        let posts = sortedByTime(unsorted)
         let postTimes = posts.map(\.time)
         var polarity = [0.0], fw = [0.0], fwp = [0.0], ew = [0.0], ewp = [0.0], positive = [0.0], negative = [0.0]
         polarity.reserveCapacity(posts.count + 1)
@@ -109,5 +110,27 @@ struct SentimentFeatures {
         columns.append(difference(means["60m"]!, means["daily"]!))
         columns.append(difference(means["daily"]!, newsSentiment))
         return columns
+    }
+}
+
+extension SentimentFeatures {
+    /// Posts ordered by time, ties in input order. Sorts packed (time offset, index) integers rather
+    /// than structs through a closure: about ten times faster on millions of posts.
+    static func sortedByTime(_ posts: [SentimentObservation]) -> [SentimentObservation] {
+        guard posts.count > 1 else { return posts }
+        var minTime = posts[0].time, maxTime = posts[0].time, ordered = true
+        for i in 1..<posts.count {
+            let t = posts[i].time
+            minTime = min(minTime, t); maxTime = max(maxTime, t)
+            if t < posts[i - 1].time { ordered = false }
+        }
+        if ordered { return posts }
+        let indexBits = UInt64(64 - (posts.count - 1).leadingZeroBitCount)
+        let span = UInt64(maxTime - minTime)
+        guard span < (UInt64(1) << (64 - indexBits)) else { return posts.sorted { $0.time < $1.time } }
+        var keys = posts.indices.map { (UInt64(posts[$0].time - minTime) << indexBits) | UInt64($0) }
+        keys.sort()
+        let mask = (UInt64(1) << indexBits) - 1
+        return keys.map { posts[Int($0 & mask)] }
     }
 }

@@ -66,6 +66,19 @@ import Testing
         #expect(column(m, "news_sentiment")[row] == nil && column(m, "news_sentiment")[row + 1] == 0.5)
     }
 
+    @Test func postOrderDoesNotMatter() {
+        var rng = SeededGenerator(seed: 3)
+        let posts = (0..<2000).map { _ in
+            SentimentObservation(time: session.open - Timestamps.hour + Int64(rng.uniform() * Double(8 * Timestamps.hour)),
+                                 polarity: rng.normal() * 0.3, followers: Int(rng.next() % 5000), engagement: Int(rng.next() % 9), label: Int(rng.next() % 3) - 1)
+        }
+        let sorted = posts.sorted { $0.time < $1.time }
+        let a = builder.build(symbol: Symbol("AAPL"), minuteBars: bars, news: [], posts: posts)
+        let b = builder.build(symbol: Symbol("AAPL"), minuteBars: bars, news: [], posts: sorted)
+        #expect(a.columns == b.columns)
+        #expect(column(a, "posts_daily").contains { ($0 ?? 0) > 100 })
+    }
+
     @Test func withoutSentimentTheMatrixHoldsTheBaseSetOnly() {
         let base = FeatureBuilder(configuration: .init(includeSentiment: false))
         #expect(base.definitions.map(\.name) == FeatureDefinition.base.map(\.name))

@@ -8,8 +8,16 @@ import Logging
 /// `features/symbol=S/part-0.parquet`, plus `features/feature_metadata.json`.
 public struct FeaturesTask: Sendable {
     public static let stage = "features"
-    /// Bumped whenever the matrix layout changes.
+    /// Bumped whenever the matrix layout changes; a test fails until `schemaFingerprint` below is
+    /// updated with it, so a column change cannot ship under an old version.
     public static let schemaVersion = 2
+    public static let schemaFingerprint = "5c81c4cc082cc977"
+
+    /// SHA-256 of the column names and order, labels included.
+    public static var currentSchemaFingerprint: String {
+        let names = ["timestamp", "symbol"] + (FeatureDefinition.base + FeatureDefinition.sentiment).map(\.name) + ["label", "forward_return", "label_end"]
+        return String(ContentHasher.hash(Data(names.joined(separator: ",").utf8)).prefix(16))
+    }
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }

@@ -67,7 +67,7 @@ case "sentiment":
     var results: [String: [[Double?]]] = [:]
     let noNews = [Double?](repeating: nil, count: times.count)
     for (s, observations) in bySymbol {
-        results[s] = FeatureBuilder.sentimentColumns(times: times, posts: observations.sorted { $0.time < $1.time }, newsSentiment: noNews)
+        results[s] = FeatureBuilder.sentimentColumns(times: times, posts: observations, newsSentiment: noNews)
     }
     let computeSeconds = Date().timeIntervalSince(computeStart)
 

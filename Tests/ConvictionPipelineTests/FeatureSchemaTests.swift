@@ -1,0 +1,10 @@
+import ConvictionPipeline
+import Testing
+
+@Suite struct FeatureSchemaTests {
+    /// Changing the feature columns without bumping `FeaturesTask.schemaVersion` fails here.
+    @Test func columnChangesBumpTheSchemaVersion() {
+        #expect(FeaturesTask.currentSchemaFingerprint == FeaturesTask.schemaFingerprint,
+                "the feature columns changed: bump FeaturesTask.schemaVersion and set schemaFingerprint to \(FeaturesTask.currentSchemaFingerprint)")
+    }
+}
