@@ -100,6 +100,29 @@ struct PipelineTests {
         #expect(try catalog.completion(stage: "score", unit: partition) == nil, "the partition stays unfinished")
     }
 
+    /// A feature that carries the label, planted in every matrix: the audit fails and the report
+    /// says so first, claiming no uplift.
+    @Test func aPlantedLeakStopsTheClaim() async throws {
+        let dir = TestSupport.temporaryDirectory("leak")
+        _ = try await Pipeline(context: try await makeContext(dir, small), options: .init()).run()
+        let store = try LocalObjectStore(root: dir)
+        for key in try await store.list(prefix: "features/symbol=") {
+            var table = try ParquetReader.decode(try await store.get(key), source: key)
+            guard case .double(let forward)? = table.column("forward_return")?.values else { Issue.record("no forward_return"); return }
+            var rng = SeededGenerator(seed: 1)
+            let leak = forward.map { $0.map { $0 + 0.0005 * rng.normal() } }
+            table.columns.insert(ParquetColumn(name: "leaked_feature", values: .double(leak)), at: 2)
+            try await store.put(key, data: try ParquetWriter.encode(table))
+        }
+        let (_, report) = try await TrainTask(context: try await makeContext(dir, small)).run()
+        let r = try #require(report)
+        #expect(r.audit?.passed == false)
+        #expect(r.verdict.hasPrefix("LEAKAGE AUDIT FAILED, no uplift is claimed."))
+        #expect(r.verdict.contains("leaked_feature"))
+        #expect(!r.upliftClaimed)
+        #expect(r.markdown().contains("## Leakage audit: FAILED"))
+    }
+
     @Test func dryRunWritesNothing() async throws {
         let dir = TestSupport.temporaryDirectory("dry").appendingPathComponent("not-yet")
         var configuration = ConvictionConfiguration()
@@ -126,6 +149,9 @@ struct UpliftCalibrationTests {
     @Test func defaultSignalShowsASignificantRealisticUplift() async throws {
         let report = try await run(signal: ConvictionConfiguration().simulation.signal)
         #expect(report.result.significant, "\(report.verdict)")
+        #expect(report.upliftClaimed, "\(report.verdict)")
+        #expect(report.audit?.passed == true, "\(report.audit?.findings ?? [])")
+        #expect(report.negativeControl?.significant == false, "sentiment shifted five sessions late must show no uplift")
         #expect(report.result.deltaAUC > 0.01 && report.result.deltaAUC < 0.05, "\(report.verdict)")
         #expect(report.result.baselineAUC < 0.56, "an honest next-bar AUC stays near 0.5")
     }
@@ -133,6 +159,7 @@ struct UpliftCalibrationTests {
     @Test func zeroSignalShowsNoSignificantUplift() async throws {
         let report = try await run(signal: 0)
         #expect(!report.result.significant, "\(report.verdict)")
+        #expect(!report.upliftClaimed)
         #expect(abs(report.result.deltaAUC) < 0.01)
     }
 }

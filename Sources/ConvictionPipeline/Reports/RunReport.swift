@@ -17,8 +17,23 @@ public struct RunReport: Codable, Sendable {
     public let training: UpliftExperiment.Configuration
     public let result: UpliftExperiment.Result
     public let sentimentIncluded: Bool
+    /// Optional so reports written before the audit existed still read.
+    public let audit: LeakageAudit.Result?
+    /// The comparison repeated with sentiment shifted five sessions late; must show no uplift.
+    public let negativeControl: UpliftExperiment.Result?
+
+    /// The uplift is claimed only when the audit passed and the negative control shows none.
+    public var upliftClaimed: Bool { result.significant && (audit?.passed ?? true) && !(negativeControl?.significant ?? false) }
 
     public var verdict: String {
+        if let audit, !audit.passed {
+            let failed = audit.findings.filter(\.failed).map { "\($0.check): \($0.detail)" }.joined(separator: "; ")
+            return "LEAKAGE AUDIT FAILED, no uplift is claimed. \(failed)"
+        }
+        if let control = negativeControl, control.significant {
+            return String(format: "NEGATIVE CONTROL FAILED, no uplift is claimed: sentiment shifted five sessions late still shows ΔAUC %+.4f (p = %.2g), so the method, not the data, produced it.",
+                          control.deltaAUC, control.delong.pOneSided)
+        }
         guard sentimentIncluded else { return "Sentiment features were not included (--include-sentiment): baseline only." }
         if result.significant {
             return String(format: "Sentiment adds a significant uplift: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
@@ -43,6 +58,13 @@ public struct RunReport: Codable, Sendable {
         | DeLong z, two-sided p | \(String(format: "%.2f, %.3g", r.delong.z, r.delong.pTwoSided)) |
 
         An AUC near 0.5 is what an honest next-bar direction model scores; an AUC near 1 would mean leakage.
+
+        ## Leakage audit: \(audit.map { $0.passed ? "passed" : "FAILED" } ?? "not run")
+
+        \((audit?.findings ?? []).map { "- \($0.failed ? "FAILED" : "passed") \($0.check): \($0.detail)" }.joined(separator: "\n"))
+
+        ## Negative control
+        \(negativeControl.map { String(format: "Sentiment shifted five sessions late: ΔAUC %+.4f, DeLong one-sided p = %.2g, bootstrap 95%% CI [%+.4f, %+.4f]: %@.", $0.deltaAUC, $0.delong.pOneSided, $0.bootstrap?.lower ?? .nan, $0.bootstrap?.upper ?? .nan, $0.significant ? "FAILED (uplift where there can be none)" : "passed (no uplift)") } ?? "Not run (no sentiment features).")
 
         ## Per fold (walk-forward, purged, embargo \(training.embargo / 60_000) min)
 

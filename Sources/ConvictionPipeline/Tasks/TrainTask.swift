@@ -49,12 +49,25 @@ public struct TrainTask: Sendable {
         context.logger.info("train: \(dataset.data.rowCount) labelled rows, \(dataset.symbols.count) symbols, \(Set(dataset.data.day).count) days; XGBoost \(library.versionString)")
         let experiment = UpliftExperiment(configuration: config.training, library: library)
         let logger = context.logger
+        // 1. Leakage audit, before anything is claimed.
+        var audit = LeakageAudit().run(dataset.data)
+        for finding in audit.findings { logger.info("audit: \(finding.check) \(finding.failed ? "FAILED" : "passed"): \(finding.detail)") }
+        // 2. The comparison.
         let result = try experiment.run(dataset.data, baseline: base, added: sentiment) { logger.info("\($0)") }
+        let modelFinding = LeakageAudit().modelFinding(baselineAUC: result.baselineAUC, augmentedAUC: result.augmentedAUC)
+        audit = LeakageAudit.Result(findings: audit.findings + [modelFinding], featureAUCs: audit.featureAUCs)
+        // 3. Negative control: the same comparison with sentiment moved five sessions late.
+        var control: UpliftExperiment.Result?
+        if !sentiment.isEmpty {
+            let shift = 5 * (390 / config.features.barMinutes)
+            logger.info("negative control: sentiment shifted \(shift) bars (5 sessions) later within each symbol")
+            control = try experiment.run(dataset.data.shifting(sentiment, by: shift), baseline: base, added: sentiment) { logger.info("control \($0)") }
+        }
         let report = RunReport(runID: runID, createdAt: Timestamps.iso8601(nowMillis()), symbols: dataset.symbols.map(\.rawValue),
                                firstDay: dataset.firstDay, lastDay: dataset.lastDay, simulation: config.simulation,
                                barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
                                pointInTime: config.pointInTime, training: config.training, result: result,
-                               sentimentIncluded: !sentiment.isEmpty)
+                               sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control)
         let folder = Dataset.runs.rawValue + "/\(runID)/"
         let outputs = [folder + "report.json", folder + "report.md", folder + "fold_delta_auc.svg"]
         try await context.store.put(outputs[0], data: try JSON.encode(report))
@@ -78,7 +91,7 @@ public struct TrainTask: Sendable {
     /// Pools the symbols' labelled rows, ordered by decision time.
     static func dataset(from files: [(String, Data)]) throws -> PooledData {
         var names: [String]?
-        var rows: [(t0: EpochMillis, t1: EpochMillis, label: Int, values: [Float])] = []
+        var rows: [(t0: EpochMillis, t1: EpochMillis, label: Int, values: [Float], group: Int)] = []
         var symbols: [Symbol] = []
         for (key, data) in files {
             let table = try ParquetReader.decode(data, source: key)
@@ -102,13 +115,13 @@ public struct TrainTask: Sendable {
             if let symbol = Partition.containing(key, in: .features)?.symbol { symbols.append(symbol) }
             for i in 0..<table.rowCount {
                 guard let label = labels[i], let start = t0[i], let end = t1[i] else { continue }
-                rows.append((start / 1000, end / 1000, Int(label), values.map { $0[i].map(Float.init) ?? .nan }))
+                rows.append((start / 1000, end / 1000, Int(label), values.map { $0[i].map(Float.init) ?? .nan }, symbols.count - 1))
             }
         }
         rows.sort { $0.t0 < $1.t0 }
         let day = rows.map { Int(Timestamps.floorDiv($0.t0, Timestamps.day)) }
         let data = UpliftExperiment.Dataset(featureNames: names ?? [], values: rows.flatMap(\.values), labels: rows.map(\.label),
-                                            t0: rows.map(\.t0), t1: rows.map(\.t1), day: day)
+                                            t0: rows.map(\.t0), t1: rows.map(\.t1), day: day, group: rows.map(\.group))
         return PooledData(data: data, symbols: symbols,
                           firstDay: day.first.map { CivilDate(daysSinceEpoch: $0).isoString } ?? "-",
                           lastDay: day.last.map { CivilDate(daysSinceEpoch: $0).isoString } ?? "-")
