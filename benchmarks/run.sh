@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: every sentiment feature for 5M scored posts over 11 symbols (60 sessions of 5-minute
+# make bench, part 1: every sentiment feature for 5M scored posts over 11 symbols (60 sessions of 5-minute
 # decision times), Swift (release) against polars on the same Parquet data, in one run. Prints both
 # timings, the ratio, peak memory, and whether every column's checksum agrees.
 set -euo pipefail
@@ -26,4 +26,17 @@ print(f"compute ratio polars/swift: {p['compute_seconds'] / s['compute_seconds']
       f"({'swift faster' if s['compute_seconds'] < p['compute_seconds'] else 'polars faster'})")
 print("checksums: all columns agree" if not bad else f"checksums DIFFER for: {', '.join(bad)}")
 sys.exit(1 if bad else 0)
+PYEOF
+
+# Part 2: XGBoost training through the Swift binding against Python xgboost, same matrix and parameters.
+xgb_dir="$dir/xgboost"
+swift_xgb=$("$bin" xgboost "$xgb_dir")
+python_xgb=$(.venv/bin/python -W ignore benchmarks/xgboost_python.py "$xgb_dir" "$swift_xgb")
+.venv/bin/python - "$swift_xgb" "$python_xgb" <<'PYEOF'
+import json, sys
+s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"\nxgboost {s['xgboost']} (Swift C API) vs {p['xgboost']} (Python), {s['rows']} x {s['columns']}, 200 rounds, depth 6, hist, 2 threads")
+print(f"train seconds: swift {s['train_seconds']:.2f}, python {p['train_seconds']:.2f}; ratio swift/python {s['train_seconds'] / p['train_seconds']:.3f} (target <= 1.05)")
+print(f"identical predictions: {p['identical_predictions']}; Swift's saved model predicts identically in Python: {p['swift_model_identical_in_python']}")
+sys.exit(0 if p["identical_predictions"] and p["swift_model_identical_in_python"] else 1)
 PYEOF

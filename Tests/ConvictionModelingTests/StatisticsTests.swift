@@ -156,3 +156,45 @@ extension Double {
         return (self * scale).rounded() / scale
     }
 }
+
+@Suite struct XGBoostModelFileTests {
+    @Test(.enabled(if: TestSupport.xgboostLibrary != nil && TestSupport.pythonHas("xgboost", "numpy"), "needs .venv with xgboost (make setup)"))
+    func modelsRoundTripWithPythonXGBoost() throws {
+        let library = try XGBoostLibrary(path: TestSupport.xgboostLibrary!)
+        var rng = SeededGenerator(seed: 5)
+        let n = 500
+        var x: [Float] = [], y: [Float] = []
+        for _ in 0..<n {
+            let a = rng.normal(), b = rng.normal()
+            x += [Float(a), rng.chance(0.1) ? .nan : Float(b), Float(rng.normal())]
+            y.append(a - b > 0 ? 1 : 0)
+        }
+        let dir = TestSupport.temporaryDirectory("xgb")
+        let m = try DMatrix(library: library, values: x, rows: n, columns: 3, labels: y)
+        let booster = try Booster(library: library, parameters: [("objective", "binary:logistic"), ("max_depth", "3"), ("nthread", "1"), ("base_score", "0.5")], training: m)
+        try booster.train(on: m, rounds: 20)
+        let swiftPredictions = try booster.predict(m)
+        try booster.save(to: dir.appendingPathComponent("swift.json").path)
+        try x.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("x.f32")) }
+        let gain = try booster.gainImportance()
+        #expect(gain[0]! > gain[2] ?? 0 && gain[1]! > gain[2] ?? 0, "the two informative features carry the gain: \(gain)")
+
+        let script = """
+        import sys, numpy as np, xgboost as xgb
+        d = sys.argv[1]
+        x = np.fromfile(d + "/x.f32", dtype=np.float32).reshape(-1, 3)
+        m = xgb.DMatrix(x, missing=np.nan)
+        b = xgb.Booster(model_file=d + "/swift.json")
+        b.predict(m).astype(np.float32).tofile(d + "/python_predictions.f32")
+        b.save_model(d + "/python.json")
+        """
+        let result = try TestSupport.run(TestSupport.python!, ["-c", script, dir.path])
+        try #require(result.status == 0, "\(result.stderr)")
+        let data = try Data(contentsOf: dir.appendingPathComponent("python_predictions.f32"))
+        let pythonPredictions = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(pythonPredictions == swiftPredictions, "Python xgboost predicts identically from Swift's model")
+        let loaded = try Booster(library: library, loadingFrom: dir.appendingPathComponent("python.json").path)
+        #expect(try loaded.predict(m) == swiftPredictions, "and Swift from Python's")
+        #expect(throws: XGBoostError.self) { try Booster(library: library, loadingFrom: dir.appendingPathComponent("missing.json").path) }
+    }
+}

@@ -122,7 +122,7 @@ extension Conviction {
         func run() async throws {
             let context = try await global.context(try global.resolve())
             let (outcome, runReport) = try await TrainTask(context: context).run()
-            if let runReport { print(runReport.verdict) }
+            runReport?.terminalSummary.forEach { print($0) }
             try report(outcome, context: context)
         }
     }
@@ -162,13 +162,7 @@ extension Conviction {
                 print("dry run: configuration valid; nothing was written")
                 return
             }
-            if let runReport = summary.report {
-                print(runReport.verdict)
-                let r = runReport.result
-                print(runReport.sentimentIncluded
-                      ? String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", r.baselineAUC, r.augmentedAUC, r.deltaAUC)
-                      : String(format: "baseline AUC %.4f", r.baselineAUC))
-            }
+            if let runReport = summary.report { runReport.terminalSummary.forEach { print($0) } }
             if let location = summary.reportLocation { print("report: \(location)") }
             print(String(format: "pipeline finished in %.1fs", Date().timeIntervalSince(started)))
             if summary.failed { throw ExitCode(2) }

@@ -41,7 +41,38 @@ public final class Booster: @unchecked Sendable {  // owns a C handle; used from
         }
     }
 
+    /// Loads a model saved by XGBoost (JSON or UBJSON by extension), e.g. by Python's
+    /// `Booster.save_model("model.json")`.
+    public init(library: XGBoostLibrary, loadingFrom path: String) throws {
+        self.library = library
+        var out: UnsafeMutableRawPointer?
+        try library.check(library.boosterCreate(nil, 0, &out), "XGBoosterCreate")
+        handle = out!
+        try library.check(library.boosterLoadModel(handle, path), "XGBoosterLoadModel(\(path))")
+    }
+
     deinit { _ = library.boosterFree(handle) }
+
+    /// Saves the model; a `.json` path gives XGBoost's JSON format, which Python xgboost loads.
+    public func save(to path: String) throws {
+        try library.check(library.boosterSaveModel(handle, path), "XGBoosterSaveModel(\(path))")
+    }
+
+    /// Total gain per feature index (features never used in a split are absent).
+    public func gainImportance() throws -> [Int: Double] {
+        var count: UInt64 = 0, dimension: UInt64 = 0
+        var names: UnsafePointer<UnsafePointer<CChar>?>?
+        var shape: UnsafePointer<UInt64>?
+        var scores: UnsafePointer<Float>?
+        try library.check(library.boosterFeatureScore(handle, #"{"importance_type": "total_gain"}"#, &count, &names, &dimension, &shape, &scores),
+                          "XGBoosterFeatureScore")
+        var result: [Int: Double] = [:]
+        for i in 0..<Int(count) {
+            guard let name = names?[i].map({ String(cString: $0) }), name.hasPrefix("f"), let index = Int(name.dropFirst()) else { continue }
+            result[index] = Double(scores![i])
+        }
+        return result
+    }
 
     public func train(on matrix: DMatrix, rounds: Int) throws {
         for iteration in 0..<rounds {

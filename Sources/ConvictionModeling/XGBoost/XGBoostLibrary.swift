@@ -15,6 +15,10 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     typealias BoosterCreate = @convention(c) (UnsafePointer<Handle?>?, UInt64, UnsafeMutablePointer<Handle?>?) -> Int32
     typealias BoosterSetParam = @convention(c) (Handle?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32
     typealias BoosterUpdateOneIter = @convention(c) (Handle?, Int32, Handle?) -> Int32
+    typealias BoosterFile = @convention(c) (Handle?, UnsafePointer<CChar>?) -> Int32
+    typealias BoosterFeatureScore = @convention(c) (
+        Handle?, UnsafePointer<CChar>?, UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UnsafePointer<UnsafePointer<CChar>?>?>?,
+        UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UnsafePointer<UInt64>?>?, UnsafeMutablePointer<UnsafePointer<Float>?>?) -> Int32
     typealias BoosterPredictFromDMatrix = @convention(c) (
         Handle?, Handle?, UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafePointer<UInt64>?>?, UnsafeMutablePointer<UInt64>?,
         UnsafeMutablePointer<UnsafePointer<Float>?>?) -> Int32
@@ -29,6 +33,9 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     let boosterUpdateOneIter: BoosterUpdateOneIter
     let boosterPredictFromDMatrix: BoosterPredictFromDMatrix
     let boosterFree: Free
+    let boosterSaveModel: BoosterFile
+    let boosterLoadModel: BoosterFile
+    let boosterFeatureScore: BoosterFeatureScore
     public let path: String
 
     public init(path: String) throws {
@@ -50,6 +57,9 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
         boosterUpdateOneIter = try symbol("XGBoosterUpdateOneIter", as: BoosterUpdateOneIter.self)
         boosterPredictFromDMatrix = try symbol("XGBoosterPredictFromDMatrix", as: BoosterPredictFromDMatrix.self)
         boosterFree = try symbol("XGBoosterFree", as: Free.self)
+        boosterSaveModel = try symbol("XGBoosterSaveModel", as: BoosterFile.self)
+        boosterLoadModel = try symbol("XGBoosterLoadModel", as: BoosterFile.self)
+        boosterFeatureScore = try symbol("XGBoosterFeatureScore", as: BoosterFeatureScore.self)
     }
 
     public var versionString: String {

@@ -43,6 +43,21 @@ public struct RunReport: Codable, Sendable {
                       result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
     }
 
+    /// The terminal summary: verdict, the comparison, the audit and the negative control.
+    public var terminalSummary: [String] {
+        var lines = [verdict]
+        let r = result
+        lines.append(sentimentIncluded
+            ? String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", r.baselineAUC, r.augmentedAUC, r.deltaAUC)
+            : String(format: "baseline AUC %.4f", r.baselineAUC))
+        if let audit { lines.append("leakage audit: \(audit.passed ? "passed" : "FAILED") (\(audit.findings.map { "\($0.check) \($0.failed ? "failed" : "ok")" }.joined(separator: ", ")))") }
+        if let c = negativeControl {
+            lines.append(String(format: "negative control (sentiment 5 sessions late): ΔAUC %+.4f, p = %.2g: %@", c.deltaAUC, c.delong.pOneSided,
+                                c.significant ? "FAILED" : "passed"))
+        }
+        return lines
+    }
+
     public func markdown() -> String {
         let r = result
         var md = """

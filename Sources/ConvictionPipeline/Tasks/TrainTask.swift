@@ -38,6 +38,7 @@ public struct TrainTask: Sendable {
         if let done = try await context.catalog.finished(stage: Self.stage, unit: runID, inputHash: inputHash, store: context.store),
            let reportKey = done.outputKeyList.first(where: { $0.hasSuffix("report.json") }) {
             outcome.skipped = 1
+            outcome.rows = done.rows
             context.logger.info("train: skipped, \(runID) already holds these results")
             let report = try JSONDecoder().decode(RunReport.self, from: try await context.store.get(reportKey))
             return (outcome, report)

@@ -3,6 +3,7 @@
 // column checksums that benchmarks/sentiment_polars.py reproduces with polars.
 import ConvictionCore
 import ConvictionFeatures
+import ConvictionModeling
 import ConvictionStore
 import Foundation
 
@@ -82,6 +83,37 @@ case "sentiment":
                                   "posts": posts.rowCount, "rows": times.count * results.count, "features": FeatureDefinition.sentiment.count,
                                   "checksums": checksums]
     print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
+
+case "xgboost":
+    // The same matrix and parameters as benchmarks/xgboost_python.py: 200,000 x 80, 200 rounds, depth 6, hist.
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let rows = 200_000, columns = 80
+    var rng = SeededGenerator(seed: 11, stream: "xgboost-bench")
+    var x = [Float](repeating: 0, count: rows * columns), y = [Float](repeating: 0, count: rows)
+    for r in 0..<rows {
+        var signal = 0.0
+        for c in 0..<columns {
+            let v = rng.normal()
+            x[r * columns + c] = rng.chance(0.02) ? .nan : Float(v)
+            if c < 10 { signal += v * Double(10 - c) / 30 }
+        }
+        y[r] = signal + rng.normal() > 0 ? 1 : 0
+    }
+    try x.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("x.f32")) }
+    try y.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("y.f32")) }
+    let library = try XGBoostLibrary.locate()
+    let parameters = [("objective", "binary:logistic"), ("tree_method", "hist"), ("max_depth", "6"), ("eta", "0.1"),
+                      ("nthread", "2"), ("seed", "0"), ("base_score", "0.5"), ("verbosity", "0")]
+    let start = Date()
+    let matrix = try DMatrix(library: library, values: x, rows: rows, columns: columns, labels: y)
+    let booster = try Booster(library: library, parameters: parameters, training: matrix)
+    try booster.train(on: matrix, rounds: 200)
+    let seconds = Date().timeIntervalSince(start)
+    let predictions = try booster.predict(matrix)
+    try predictions.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("swift_predictions.f32")) }
+    try booster.save(to: dir.appendingPathComponent("swift_model.json").path)
+    print(String(decoding: try JSONSerialization.data(withJSONObject: ["train_seconds": seconds, "rows": rows, "columns": columns,
+                                                                         "xgboost": library.versionString]), as: UTF8.self))
 
 default:
     print("unknown command \(arguments[1])")
