@@ -198,3 +198,44 @@ extension Double {
         #expect(throws: XGBoostError.self) { try Booster(library: library, loadingFrom: dir.appendingPathComponent("missing.json").path) }
     }
 }
+
+@Suite struct InformationCoefficientTests {
+    @Test func pearsonAndSpearmanOnAHandCheckedCase() {
+        // x and y: Spearman with a tie in x; ranks x = [1, 2.5, 2.5, 4], y = [1, 3, 2, 4].
+        let x = [1.0, 2, 2, 5], y = [10.0, 30, 20, 40]
+        #expect(abs(InformationCoefficient.spearman(x, y)! - 0.9486832980505138) < 1e-12)
+        #expect(abs(InformationCoefficient.pearson([1, 2, 3], [2, 4, 7])! - 0.9933992677987828) < 1e-12)
+        #expect(InformationCoefficient.pearson([1, 1, 1], [1, 2, 3]) == nil)
+    }
+
+    @Test func forwardReturnsStayInTheSessionAndSymbol() {
+        let bar: EpochMillis = 300_000
+        // Symbol 0: three consecutive bars, then a gap (next session); symbol 1 interleaved.
+        let t0: [EpochMillis] = [0, 0, bar, bar, 2 * bar, 10 * bar]
+        let group = [0, 1, 0, 1, 0, 0]
+        let oneBar: [Double?] = [0.1, 1, 0.2, 2, 0.3, 0.4]
+        let f1 = InformationCoefficient.forwardReturns(oneBar: oneBar, t0: t0, group: group, horizon: 1, barMillis: bar)
+        #expect(f1[0] == 0.2 && f1[1] == 2 && f1[2] == 0.3 && f1[3] == nil && f1[4] == nil)
+        let f2 = InformationCoefficient.forwardReturns(oneBar: oneBar, t0: t0, group: group, horizon: 2, barMillis: bar)
+        #expect(abs(f2[0]! - 0.5) < 1e-12 && f2[2] == nil)
+    }
+
+    @Test func aPredictiveFeatureHasPositiveDecayingICAndOrderedQuintiles() {
+        var rng = SeededGenerator(seed: 2)
+        let bar: EpochMillis = 300_000
+        var t0: [EpochMillis] = [], oneBar: [Double?] = [], feature: [Double?] = []
+        var signal = 0.0
+        for i in 0..<5000 {
+            t0.append(EpochMillis(i) * bar)
+            feature.append(signal)
+            let next = 0.02 * signal + rng.normal() * 0.1   // the next bar's return leans on the current signal
+            oneBar.append(next)
+            signal = 0.5 * signal + rng.normal()
+        }
+        // Row i's feature predicts row i+1's one-bar return: shift returns so oneBar[i] is the return INTO row i.
+        let returns: [Double?] = [nil] + oneBar.dropLast()
+        let result = InformationCoefficient.analyze(features: [("s", feature)], oneBarReturn: returns, t0: t0, group: t0.map { _ in 0 }, barMillis: bar)[0]
+        #expect(result.rankIC[0] > 0.05 && result.rankIC[0] > result.rankIC[3])
+        #expect(result.quintileReturns.first! < result.quintileReturns.last!)
+    }
+}

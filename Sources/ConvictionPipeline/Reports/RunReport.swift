@@ -21,6 +21,8 @@ public struct RunReport: Codable, Sendable {
     public let audit: LeakageAudit.Result?
     /// The comparison repeated with sentiment shifted five sessions late; must show no uplift.
     public let negativeControl: UpliftExperiment.Result?
+    /// IC and rank IC of each sentiment feature by horizon, with quintile returns.
+    public let informationCoefficients: [InformationCoefficient.FeatureIC]?
 
     /// The uplift is claimed only when the audit passed and the negative control shows none.
     public var upliftClaimed: Bool { result.significant && (audit?.passed ?? true) && !(negativeControl?.significant ?? false) }
@@ -94,6 +96,12 @@ public struct RunReport: Codable, Sendable {
 
         ![ΔAUC per fold](fold_delta_auc.svg)
 
+        ## Information coefficients of the sentiment features
+        Rank IC (Spearman) of each feature with the forward log return over h bars, pooled over symbols in time series;
+        mean of per-symbol rank ICs in brackets; and the mean next-bar return (basis points) by pooled feature quintile.
+
+        \(icTable())
+
         ## Data and settings
         - Symbols: \(symbols.joined(separator: ", ")); days \(firstDay) to \(lastDay); \(r.rows) labelled rows, \(r.testRows) out of sample.
         - Label: direction of the next \(labelHorizonBars) bar(s) of \(barMinutes) minutes after the decision time (a bar's close); labels never cross the close.
@@ -105,6 +113,18 @@ public struct RunReport: Codable, Sendable {
 
         """
         return md
+    }
+
+    func icTable() -> String {
+        guard let ics = informationCoefficients, let first = ics.first else { return "Not computed (no sentiment features)." }
+        var table = "| feature | " + first.horizons.map { "h = \($0)" }.joined(separator: " | ") + " | quintile returns (bp), Q1 to Q5 |\n"
+        table += "|---|" + first.horizons.map { _ in "---|" }.joined() + "---|\n"
+        for f in ics {
+            let cells = f.horizons.indices.map { String(format: "%+.4f (%+.4f)", f.rankIC[$0], f.meanSymbolRankIC[$0]) }
+            let quintiles = f.quintileReturns.map { String(format: "%+.2f", $0 * 10_000) }.joined(separator: ", ")
+            table += "| `\(f.feature)` | " + cells.joined(separator: " | ") + " | \(quintiles) |\n"
+        }
+        return table
     }
 
     /// Per-fold ΔAUC as a bar chart with the pooled bootstrap interval, drawn as plain SVG.

@@ -9,6 +9,9 @@ import Logging
 /// features, and writes the run's report to `runs/<run-id>/`.
 public struct TrainTask: Sendable {
     public static let stage = "train"
+    /// Part of the run's input hash: bumped when the training or the report changes, so finished
+    /// runs made by older code are redone rather than reused.
+    public static let version = 3
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }
@@ -26,6 +29,7 @@ public struct TrainTask: Sendable {
         guard !keys.isEmpty else { throw StoreError(key: Dataset.features.rawValue, message: "no feature matrices: run `conviction features` first") }
 
         var hasher = ContentHasher()
+        hasher.update("train-v\(Self.version)")
         hasher.update(try JSON.encode(config.training))
         hasher.update(library.versionString)
         var files: [(String, Data)] = []
@@ -57,6 +61,15 @@ public struct TrainTask: Sendable {
         let result = try experiment.run(dataset.data, baseline: base, added: sentiment) { logger.info("\($0)") }
         let modelFinding = LeakageAudit().modelFinding(baselineAUC: result.baselineAUC, augmentedAUC: result.augmentedAUC)
         audit = LeakageAudit.Result(findings: audit.findings + [modelFinding], featureAUCs: audit.featureAUCs)
+        // Information coefficients of the sentiment features, by horizon.
+        let width = dataset.data.featureNames.count
+        func columnValues(_ name: String) -> [Double?] {
+            guard let c = dataset.data.featureNames.firstIndex(of: name) else { return [] }
+            return (0..<dataset.data.rowCount).map { r in let v = dataset.data.values[r * width + c]; return v.isNaN ? nil : Double(v) }
+        }
+        let ics = InformationCoefficient.analyze(
+            features: sentiment.map { ($0, columnValues($0)) }, oneBarReturn: columnValues("ret_1"), t0: dataset.data.t0,
+            group: dataset.data.group, barMillis: Int64(config.features.barMinutes) * Timestamps.minute)
         // 3. Negative control: the same comparison with sentiment moved five sessions late.
         var control: UpliftExperiment.Result?
         if !sentiment.isEmpty {
@@ -68,7 +81,8 @@ public struct TrainTask: Sendable {
                                firstDay: dataset.firstDay, lastDay: dataset.lastDay, simulation: config.simulation,
                                barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
                                pointInTime: config.pointInTime, training: config.training, result: result,
-                               sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control)
+                               sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control,
+                               informationCoefficients: ics)
         let folder = Dataset.runs.rawValue + "/\(runID)/"
         let outputs = [folder + "report.json", folder + "report.md", folder + "fold_delta_auc.svg"]
         try await context.store.put(outputs[0], data: try JSON.encode(report))
