@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", argumentParser, logging]
         ),
 
         // MARK: - Benchmarks (make bench)

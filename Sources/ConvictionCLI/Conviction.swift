@@ -16,6 +16,6 @@ struct Conviction: AsyncParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [Simulate.self, Ingest.self, Score.self, Features.self, Train.self, PipelineCommand.self,
-                      Dashboard.self, Secrets.self, Config.self]
+                      Runs.self, Dashboard.self, Secrets.self, Config.self]
     )
 }

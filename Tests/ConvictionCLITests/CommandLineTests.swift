@@ -4,7 +4,7 @@ import Testing
 
 /// Runs the real `conviction` binary, as a user would.
 @Suite struct CommandLineTests {
-    @Test(arguments: ["simulate", "ingest", "score", "features", "train", "pipeline", "dashboard", "secrets", "config"])
+    @Test(arguments: ["simulate", "ingest", "score", "features", "train", "pipeline", "runs", "dashboard", "secrets", "config"])
     func everySubcommandExplainsItselfWithAnExample(_ command: String) throws {
         let result = try TestSupport.conviction([command, "--help"])
         #expect(result.status == 0)

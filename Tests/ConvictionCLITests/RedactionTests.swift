@@ -30,7 +30,7 @@ import Testing
         for store in stores {
             let commands: [[String]] = [
                 ["simulate"], ["ingest"], ["score"], ["features"], ["train"],
-                ["pipeline", "--twitter-sentiment", "--include-sentiment"], ["dashboard"],
+                ["pipeline", "--twitter-sentiment", "--include-sentiment"], ["runs"], ["dashboard"],
                 ["pipeline", "--dry-run", "--twitter-sentiment", "--include-sentiment"],
                 ["secrets", "check"], ["secrets", "migrate"], ["secrets", "migrate"], ["secrets", "check"],
                 ["config", "show"], ["config", "check"], ["config", "init", "--output", work.appendingPathComponent("c.toml").path, "--force"],
@@ -53,6 +53,7 @@ import Testing
             transcript += result.stdout + result.stderr
         }
         #expect(transcript.contains("TWITTER_BEARER_TOKEN: present (secretsmanager:canary/\(id))") || TestSupport.motoEndpoint == nil)
+        #expect(transcript.contains("$ runs\nrun id "), "runs lists the pipeline's run")
         for (name, value) in canaries {
             #expect(!transcript.contains(value), "\(name) leaked into command output")
         }
