@@ -103,5 +103,3 @@ enum JSON {
         return try encoder.encode(value)
     }
 }
-
-func nowMillis() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }

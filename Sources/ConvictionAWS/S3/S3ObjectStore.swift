@@ -75,7 +75,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     public func put(_ key: String, data: Data) async throws {
-        try Self.validate(key)
+        try ObjectKey.validate(key)
         if data.count > multipartThreshold { return try await putMultipart(key, data: data) }
         let md5 = Data(Insecure.MD5.hash(data: data))
         let response = try await client.send("PUT", path: path(key), headers: [("content-md5", md5.base64EncodedString())], body: data)
@@ -115,7 +115,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     public func get(_ key: String) async throws -> Data {
-        try Self.validate(key)
+        try ObjectKey.validate(key)
         let response = try await client.send("GET", path: path(key), expecting: [404])
         guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)") }
         if let etag = response.header("etag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !etag.contains("-"),
@@ -127,14 +127,14 @@ public struct S3ObjectStore: ObjectStore {
 
     /// Bytes `range` of an object (`Range: bytes=a-b`).
     public func get(_ key: String, range: ClosedRange<Int>) async throws -> Data {
-        try Self.validate(key)
+        try ObjectKey.validate(key)
         let response = try await client.send("GET", path: path(key), headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound)")], expecting: [404])
         guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)") }
         return response.body
     }
 
     public func exists(_ key: String) async throws -> Bool {
-        try Self.validate(key)
+        try ObjectKey.validate(key)
         return try await client.send("HEAD", path: path(key), expecting: [404]).status != 404
     }
 
@@ -155,9 +155,8 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     public func delete(_ key: String) async throws {
-        try Self.validate(key)
+        try ObjectKey.validate(key)
         _ = try await client.send("DELETE", path: path(key), expecting: [404])
     }
 
-    static func validate(_ key: String) throws { try ObjectKey.validate(key) }
 }

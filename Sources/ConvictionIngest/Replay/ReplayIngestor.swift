@@ -104,9 +104,7 @@ public struct ReplayIngestor: Sendable {
             return outcome  // not recorded as finished: the next run retries it
         }
         try await catalog.record(.init(stage: Self.stage, unit: source.name, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                 outputHash: outputHasher.finalize(), rows: outcome.accepted, completedAt: Timestamps.iso8601(Self.now())), store: store)
+                                 outputHash: outputHasher.finalize(), rows: outcome.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
         return outcome
     }
-
-    static func now() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }
 }

@@ -82,7 +82,7 @@ public struct FeaturesTask: Sendable {
             let symbolFindings = findings.filter { $0.symbol == symbol.rawValue }
             try await store.put(Dataset.features.rawValue + "/quality/symbol=\(symbol.rawValue).json", data: try JSON.encode(symbolFindings))
             try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: key,
-                                             outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(nowMillis())), store: store)
+                                             outputHash: ContentHasher.hash(bytes), rows: matrix.rowCount, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
             outcome.done += 1
             outcome.rows += matrix.rowCount
         }

@@ -84,7 +84,7 @@ public struct ScoreTask: Sendable {
                 continue
             }
             try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                             outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
+                                             outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
             outcome.done += 1
         }
         return outcome

@@ -67,7 +67,7 @@ public struct SimulateTask: Sendable {
             try await put(Partition(.simulatedStream, date: date).prefix + "part-0.jsonl.gz", try JSONLines.encode(lines))
         }
         try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: keys.joined(separator: "\n"),
-                                         outputHash: hasher.finalize(), rows: outcome.rows, completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
+                                         outputHash: hasher.finalize(), rows: outcome.rows, completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
         outcome.done = 1
         outcome.notes.append("\(allPosts.count) posts, \(outcome.rows) one-minute bars in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
         return outcome

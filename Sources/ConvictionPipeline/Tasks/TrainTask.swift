@@ -77,7 +77,7 @@ public struct TrainTask: Sendable {
             logger.info("negative control: sentiment shifted \(shift) bars (5 sessions) later within each symbol")
             control = try experiment.run(dataset.data.shifting(sentiment, by: shift), baseline: base, added: sentiment) { logger.info("control \($0)") }
         }
-        let report = RunReport(runID: runID, createdAt: Timestamps.iso8601(nowMillis()), symbols: dataset.symbols.map(\.rawValue),
+        let report = RunReport(runID: runID, createdAt: Timestamps.iso8601(Timestamps.now()), symbols: dataset.symbols.map(\.rawValue),
                                firstDay: dataset.firstDay, lastDay: dataset.lastDay, simulation: config.simulation,
                                barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
                                pointInTime: config.pointInTime, training: config.training, result: result,
@@ -90,7 +90,7 @@ public struct TrainTask: Sendable {
         try await context.store.put(outputs[2], data: Data(report.foldChartSVG().utf8))
         try await context.catalog.record(.init(stage: Self.stage, unit: runID, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
                                          outputHash: ContentHasher.hash(try JSON.encode(result)), rows: result.testRows,
-                                         completedAt: Timestamps.iso8601(nowMillis())), store: context.store)
+                                         completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
         outcome.done = 1
         outcome.rows = result.testRows
         return (outcome, report)

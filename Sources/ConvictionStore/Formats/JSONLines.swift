@@ -47,14 +47,10 @@ public enum JSONLines {
         }
         if start < body.endIndex {
             number += 1
-            let tail = Line(number: number, bytes: Data(body[start...]))
-            if damage != nil {
-                // A partial last line of a damaged file: keep it for the quarantine, flagged.
-                lines.append(tail)
-                damage! += "; line \(number) is incomplete"
-            } else {
-                lines.append(tail)  // a plain file may simply lack its final newline
-            }
+            // A plain file may simply lack its final newline; in a damaged file the last line is
+            // partial, kept for the quarantine and flagged.
+            lines.append(Line(number: number, bytes: Data(body[start...])))
+            if damage != nil { damage! += "; line \(number) is incomplete" }
         }
         return ReadResult(lines: lines, damage: damage)
     }
