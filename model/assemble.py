@@ -72,7 +72,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     base = base_folder()
-    stamp_value = sha256(WEIGHTS) + sha256(os.path.join(base, "model.safetensors")) + sha256(os.path.join(HERE, "bert_onnx.py"))
+    stamp_value = sha256(WEIGHTS) + sha256(os.path.join(base, "model.safetensors")) + sha256(os.path.join(HERE, "bert_onnx.py")) + sha256(os.path.abspath(__file__))
     stamp = os.path.join(args.out, ".assembled")
     folders = [os.path.join(args.out, NAME), os.path.join(args.out, NAME + "-int8")]
     if os.path.exists(stamp) and open(stamp).read() == stamp_value and all(os.path.exists(f) for f in folders):
