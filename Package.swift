@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "ConvictionCore"),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
         .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore"]),
-        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore"]),
+        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", crypto]),
         .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),

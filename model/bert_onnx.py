@@ -19,7 +19,8 @@ class _Graph:
         self.nodes, self.inits, self.n = [], [], 0
 
     def const(self, name, array):
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        # asarray, not ascontiguousarray: the latter turns 0-d scalars into 1-d arrays.
+        self.inits.append(numpy_helper.from_array(np.asarray(array, order="C"), name))
         return name
 
     def op(self, kind, inputs, **attrs):

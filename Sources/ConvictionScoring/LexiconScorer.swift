@@ -7,18 +7,19 @@ import Foundation
 /// Words and two-word phrases carry a polarity weight; a negator ("not", "no", "never", "don't",
 /// "no longer", ...) flips the polarity of the next three tokens. The summed positive and negative
 /// evidence becomes probabilities through a softmax against a fixed neutral logit.
-public struct LexiconScorer: Sendable {
+public struct LexiconScorer: SentimentScorer {
     public static let name = "lexicon-v1"
+    public var name: String { Self.name }
+    /// The word tables are code: the version in the name identifies them.
+    public var modelHash: String { "builtin" }
 
     public init() {}
 
-    public struct Probabilities: Sendable, Equatable {
-        public let negative: Double
-        public let neutral: Double
-        public let positive: Double
+    public func score(_ texts: [String]) throws -> [ScoredText] {
+        texts.map { ScoredText(probabilities: score($0), issue: TextIssue.of($0)) }
     }
 
-    public func score(_ text: String) -> Probabilities {
+    public func score(_ text: String) -> SentimentProbabilities {
         let tokens = Self.tokenize(text)
         var positive = 0.0
         var negative = 0.0
@@ -49,7 +50,7 @@ public struct LexiconScorer: Sendable {
         let top = logits.max()!
         let e = logits.map { exp($0 - top) }
         let sum = e.reduce(0, +)
-        return Probabilities(negative: e[0] / sum, neutral: e[1] / sum, positive: e[2] / sum)
+        return SentimentProbabilities(negative: e[0] / sum, neutral: e[1] / sum, positive: e[2] / sum)
     }
 
     /// Lower-cased words; `$TICKER` cashtags and URLs dropped; emoji kept as tokens.

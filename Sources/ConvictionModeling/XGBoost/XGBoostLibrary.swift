@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// The XGBoost C API, loaded at run time with `dlopen` from `libxgboost.so` (the PyPI
@@ -80,21 +81,7 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     public static func locate(explicit: String? = nil) throws -> XGBoostLibrary {
         if let explicit, !explicit.isEmpty { return try XGBoostLibrary(path: explicit) }
         if let env = ProcessInfo.processInfo.environment["CONVICTION_XGBOOST_LIB"], !env.isEmpty { return try XGBoostLibrary(path: env) }
-        var starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        starts.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                let lib = dir.appendingPathComponent(".venv/lib")
-                if let pythons = try? FileManager.default.contentsOfDirectory(atPath: lib.path) {
-                    for python in pythons.sorted() where python.hasPrefix("python") {
-                        let candidate = lib.appendingPathComponent("\(python)/site-packages/xgboost/lib/libxgboost.so").path
-                        if FileManager.default.fileExists(atPath: candidate) { return try XGBoostLibrary(path: candidate) }
-                    }
-                }
-                dir.deleteLastPathComponent()
-            }
-        }
+        if let found = ProjectFiles.findInVirtualEnvironment("xgboost/lib/libxgboost.so") { return try XGBoostLibrary(path: found) }
         for candidate in ["libxgboost.so", "/usr/lib/x86_64-linux-gnu/libxgboost.so", "/usr/local/lib/libxgboost.so"] {
             if let library = try? XGBoostLibrary(path: candidate) { return library }
         }
