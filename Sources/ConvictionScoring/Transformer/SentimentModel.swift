@@ -38,7 +38,7 @@ public struct SentimentModel: Sendable {
             throw FolderError(description: "\(configPath): field id2label is missing (the label of each output, e.g. {\"0\": \"positive\"})")
         }
         var indices: [String: Int] = [:]
-        for (key, value) in id2label {
+        for (key, value) in id2label.sorted(by: { $0.key < $1.key }) {
             guard let index = Int(key), index >= 0 else {
                 throw FolderError(description: "\(configPath): id2label key \"\(key)\" is not an output index")
             }
