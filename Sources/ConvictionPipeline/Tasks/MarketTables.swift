@@ -64,6 +64,7 @@ enum MarketTables {
             ParquetColumn(name: "label", nullable: false, values: .string(scores.map(\.label.rawValue))),
             ParquetColumn(name: "confidence", nullable: false, values: .double(scores.map(\.confidence))),
             ParquetColumn(name: "scorer", nullable: false, values: .string(scores.map(\.scorer))),
+            ParquetColumn(name: "model_hash", nullable: false, values: .string(scores.map(\.modelHash))),
         ]))
     }
 
@@ -73,12 +74,13 @@ enum MarketTables {
         let created = try times(table, "created_at", source), received = try times(table, "received_at", source)
         let pos = try doubles(table, "positive", source), neg = try doubles(table, "negative", source), neu = try doubles(table, "neutral", source)
         let scorer = try strings(table, "scorer", source)
+        let modelHash = (try? strings(table, "model_hash", source)) ?? []  // absent in files from before the column
         guard case .int64(let followers)? = table.column("author_followers")?.values else { throw missing("author_followers", source) }
         guard case .int64(let engagement)? = table.column("engagement")?.values else { throw missing("engagement", source) }
         return (0..<table.rowCount).map { i in
             SentimentScore(postID: id[i] ?? "", symbol: Symbol(symbol[i] ?? ""), createdAt: created[i] ?? 0, receivedAt: received[i] ?? 0,
                            authorFollowers: Int(followers[i] ?? 0), engagement: Int(engagement[i] ?? 0), positive: pos[i] ?? 0, negative: neg[i] ?? 0, neutral: neu[i] ?? 0,
-                           scorer: scorer[i] ?? "")
+                           scorer: scorer[i] ?? "", modelHash: i < modelHash.count ? modelHash[i] ?? "" : "")
         }
     }
 
