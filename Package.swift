@@ -54,7 +54,7 @@ let package = Package(
         // MARK: - Benchmarks (make bench)
         .executableTarget(
             name: "ConvictionBenchmarks",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling"],
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring"],
             path: "benchmarks/Sources/ConvictionBenchmarks"
         ),
 

@@ -4,6 +4,7 @@
 import ConvictionCore
 import ConvictionFeatures
 import ConvictionModeling
+import ConvictionScoring
 import ConvictionStore
 import Foundation
 
@@ -114,6 +115,33 @@ case "xgboost":
     try booster.save(to: dir.appendingPathComponent("swift_model.json").path)
     print(String(decoding: try JSONSerialization.data(withJSONObject: ["train_seconds": seconds, "rows": rows, "columns": columns,
                                                                          "xgboost": library.versionString]), as: UTF8.self))
+
+case "scoring":
+    // scoring MODEL_FOLDER TEXTS.jsonl BATCH THREADS [OUT_PROBABILITIES]: one timed pass over every text
+    // after a warm-up, as benchmarks/scoring_python.py does with the same file, model and settings.
+    let model = arguments[2], textsPath = arguments[3]
+    let batch = Int(arguments[4])!, threads = Int(arguments[5])!
+    let texts = try String(contentsOfFile: textsPath, encoding: .utf8).split(separator: "\n")
+        .map { try JSONDecoder().decode(String.self, from: Data($0.utf8)) }
+    let scorer = try TransformerScorer(folder: model, options: ORTSessionOptions(intraOpThreads: threads, interOpThreads: 1), batchSize: batch)
+    _ = try scorer.score(Array(texts.prefix(64)))
+    let before = scorer.statistics
+    let start = DispatchTime.now().uptimeNanoseconds
+    let scored = try scorer.score(texts)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let after = scorer.statistics
+    let run = after.runSeconds - before.runSeconds
+    if arguments.count > 6 {
+        var out = Data()
+        for s in scored { out.append(contentsOf: [s.probabilities.negative, s.probabilities.neutral, s.probabilities.positive].map { Float($0) }.withUnsafeBytes { Data($0) }) }
+        try out.write(to: URL(fileURLWithPath: arguments[6]))
+    }
+    let tokens = after.tokens - before.tokens, padded = after.paddedTokens - before.paddedTokens
+    print(String(decoding: try JSONSerialization.data(withJSONObject: [
+        "texts": texts.count, "seconds": seconds, "run_seconds": run, "outside_run_share": (seconds - run) / seconds,
+        "texts_per_second": Double(texts.count) / seconds, "batch_invariant": scorer.batchInvariant,
+        "mean_tokens": Double(tokens) / Double(texts.count), "mean_padded_width": Double(padded) / Double(texts.count),
+        "peak_rss_mb": peakRSSMegabytes(), "onnxruntime": scorer.session.runtime.version]), as: UTF8.self))
 
 default:
     print("unknown command \(arguments[1])")
