@@ -4,12 +4,13 @@
 #   make demo    run the whole pipeline on the embedded market simulator (11 symbols)
 #   make test    run every test (swift test), with local moto_server stand-ins for S3 and Secrets Manager
 #   make bench   benchmarks against their Python baselines (results in docs/benchmarks.md)
+#   make model   fine-tune the default sentiment model on ../shared TFNS data (results in docs/scoring.md)
 #   make clean   remove build outputs and demo data
 SHELL := /bin/bash
 DEMO_DIR ?= demo-data
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench model clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +26,10 @@ test: setup
 
 bench: setup
 	@bash benchmarks/run.sh
+	@bash benchmarks/scoring.sh
+
+model: setup
+	@bash scripts/train-model.sh
 
 clean:
 	rm -rf .build "$(DEMO_DIR)"

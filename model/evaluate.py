@@ -51,14 +51,34 @@ def main():
     ap.add_argument("folders", nargs="+")
     ap.add_argument("--data", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--export-held-out", default=None, help="also write the held-out rows as CSV (text,label) for other scorers")
+    ap.add_argument("--swift-scores", nargs="*", default=[],
+                    help="CSV outputs of `conviction score --input held-out.csv` to score against the same labels")
     args = ap.parse_args()
     texts, labels = tfns.load(args.data)
     _, _, held = tfns.split(labels)
     held_texts = [texts[i] for i in held]
     gold = [tfns.TFNS_LABELS[int(labels[i])] for i in held]
+    if args.export_held_out:
+        import csv
+        with open(args.export_held_out, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(zip(held_texts, gold))
     results = [evaluate(f, held_texts, gold) for f in args.folders]
+    for path in args.swift_scores:
+        import csv
+        rows = list(csv.DictReader(open(path, encoding="utf-8")))
+        pred = np.array([r["label"] for r in rows])
+        g = np.array(gold)
+        f1 = {}
+        for c in sorted(set(gold)):
+            tp = int(((pred == c) & (g == c)).sum()); fp = int(((pred == c) & (g != c)).sum()); fn = int(((pred != c) & (g == c)).sum())
+            f1[c] = 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+        results.append({"model": f"{rows[0]['scorer']} (Swift, conviction score)", "rows": len(rows), "accuracy": float((pred == g).mean()),
+                        "macro_f1": float(np.mean(list(f1.values()))), "f1": f1})
     for r in results:
-        print(f"{r['model']:<28} held-out rows {r['rows']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+        print(f"{r['model']:<48} held-out rows {r['rows']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
               + "  ".join(f"F1[{c}] {v:.3f}" for c, v in r["f1"].items()))
     if args.json:
         with open(args.json, "w") as f:
