@@ -20,8 +20,50 @@ public struct UpliftExperiment: Sendable {
         public var bootstrapReplicates = 500
         /// Significance level for calling an uplift significant.
         public var alpha = 0.05
+        /// Nested tuning: with `search.trials > 0` every fold tunes each model on its own training
+        /// window (the parameters above are then only the fallback), never on the test fold.
+        public var search = HyperparameterSearch.Settings()
 
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case folds, embargo, rounds, maxDepth, learningRate, subsample, columnSample, minChildWeight, seed, threads
+            case bootstrapReplicates, alpha, search
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            folds = try c.decode(Int.self, forKey: .folds); embargo = try c.decode(EpochMillis.self, forKey: .embargo)
+            rounds = try c.decode(Int.self, forKey: .rounds); maxDepth = try c.decode(Int.self, forKey: .maxDepth)
+            learningRate = try c.decode(Double.self, forKey: .learningRate); subsample = try c.decode(Double.self, forKey: .subsample)
+            columnSample = try c.decode(Double.self, forKey: .columnSample); minChildWeight = try c.decode(Double.self, forKey: .minChildWeight)
+            seed = try c.decode(Int.self, forKey: .seed); threads = try c.decode(Int.self, forKey: .threads)
+            bootstrapReplicates = try c.decode(Int.self, forKey: .bootstrapReplicates); alpha = try c.decode(Double.self, forKey: .alpha)
+            // Absent in reports written before the search existed.
+            search = try c.decodeIfPresent(HyperparameterSearch.Settings.self, forKey: .search) ?? .init()
+        }
+    }
+
+    /// One fold's search for one model: every trial, and the one chosen.
+    public struct SearchRecord: Sendable, Codable, Equatable {
+        public let fold: Int
+        /// `baseline` or `sentiment`.
+        public let model: String
+        public let trainRows: Int
+        public let validationRows: Int
+        public let trials: [Trial]
+        public let best: Trial
+    }
+
+    /// ROC curve points (false positive rate, true positive rate), at most about 100 of them.
+    public struct ROC: Sendable, Codable, Equatable {
+        public let baseline: [[Double]]
+        public let augmented: [[Double]]
+    }
+
+    public struct FeatureGain: Sendable, Codable, Equatable {
+        public let feature: String
+        public let gain: Double
     }
 
     /// Rows pooled over symbols. `values` is row-major with NaN for missing.
@@ -92,7 +134,41 @@ public struct UpliftExperiment: Sendable {
         /// ΔAUC > 0, DeLong one-sided p < alpha, and the bootstrap interval above zero.
         public let significant: Bool
         public let xgboostVersion: String
+        /// Nested searches, one per fold and model (empty without a search).
+        public var searches: [SearchRecord] = []
+        public var roc: ROC?
+        /// Total gain per feature of the last fold's model with the added features, largest first.
+        public var importance: [FeatureGain] = []
+        /// The baseline's out-of-sample scores per fold, so a control run can reuse them (not stored).
+        public var baselineFoldScores: [[Double]] = []
+        /// The last fold's models as XGBoost JSON, by model name (kept in the run folder, not in the report).
+        public var models: [String: Data] = [:]
         public var deltaAUC: Double { augmentedAUC - baselineAUC }
+
+        enum CodingKeys: String, CodingKey {
+            case baselineFeatures, addedFeatures, rows, testRows, baselineAUC, augmentedAUC, delong, bootstrap, folds, significant
+            case xgboostVersion, searches, roc, importance
+        }
+
+        public init(baselineFeatures: [String], addedFeatures: [String], rows: Int, testRows: Int, baselineAUC: Double, augmentedAUC: Double,
+                    delong: DeLong.Result, bootstrap: BlockBootstrap.Interval?, folds: [FoldResult], significant: Bool, xgboostVersion: String) {
+            self.baselineFeatures = baselineFeatures; self.addedFeatures = addedFeatures; self.rows = rows; self.testRows = testRows
+            self.baselineAUC = baselineAUC; self.augmentedAUC = augmentedAUC; self.delong = delong; self.bootstrap = bootstrap
+            self.folds = folds; self.significant = significant; self.xgboostVersion = xgboostVersion
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            baselineFeatures = try c.decode([String].self, forKey: .baselineFeatures); addedFeatures = try c.decode([String].self, forKey: .addedFeatures)
+            rows = try c.decode(Int.self, forKey: .rows); testRows = try c.decode(Int.self, forKey: .testRows)
+            baselineAUC = try c.decode(Double.self, forKey: .baselineAUC); augmentedAUC = try c.decode(Double.self, forKey: .augmentedAUC)
+            delong = try c.decode(DeLong.Result.self, forKey: .delong); bootstrap = try c.decodeIfPresent(BlockBootstrap.Interval.self, forKey: .bootstrap)
+            folds = try c.decode([FoldResult].self, forKey: .folds); significant = try c.decode(Bool.self, forKey: .significant)
+            xgboostVersion = try c.decode(String.self, forKey: .xgboostVersion)
+            searches = try c.decodeIfPresent([SearchRecord].self, forKey: .searches) ?? []
+            roc = try c.decodeIfPresent(ROC.self, forKey: .roc)
+            importance = try c.decodeIfPresent([FeatureGain].self, forKey: .importance) ?? []
+        }
     }
 
     public let configuration: Configuration
@@ -102,7 +178,10 @@ public struct UpliftExperiment: Sendable {
         self.configuration = configuration; self.library = library
     }
 
-    public func run(_ data: Dataset, baseline: [String], added: [String], progress: (String) -> Void = { _ in }) throws -> Result {
+    /// `reusingBaseline`: a result of the same data's baseline (same folds and settings) whose
+    /// baseline scores are taken instead of training the baseline again (the negative control).
+    public func run(_ data: Dataset, baseline: [String], added: [String], reusingBaseline: Result? = nil,
+                    progress: (String) -> Void = { _ in }) throws -> Result {
         func columns(_ names: [String]) throws -> [Int] {
             try names.map { name in
                 guard let i = data.featureNames.firstIndex(of: name) else { throw XGBoostError(message: "no feature column \(name)") }
@@ -118,11 +197,32 @@ public struct UpliftExperiment: Sendable {
         }
         var testRows: [Int] = [], baseScores: [Double] = [], fullScores: [Double] = []
         var foldResults: [FoldResult] = []
+        var searches: [SearchRecord] = []
+        var baselineFoldScores: [[Double]] = []
+        var importance: [FeatureGain] = []
+        var models: [String: Data] = [:]
         let started = Date()
+        let reuse = reusingBaseline.map { $0.baselineFoldScores.count == folds.count } ?? false
         for (n, fold) in folds.enumerated() {
             let labels = fold.test.map { data.labels[$0] }
-            let a = try fitPredict(data, fold: fold, columns: baseColumns)
-            let b = try fitPredict(data, fold: fold, columns: fullColumns)
+            let a: [Double]
+            if reuse, let previous = reusingBaseline {
+                a = previous.baselineFoldScores[n]
+            } else {
+                let fitted = try fitPredict(data, fold: fold, columns: baseColumns, model: "baseline", progress: progress)
+                a = fitted.scores
+                if let record = fitted.search { searches.append(record) }
+                if n == folds.count - 1 { models["baseline"] = fitted.model }
+            }
+            let fitted = try fitPredict(data, fold: fold, columns: fullColumns, model: "sentiment", progress: progress)
+            let b = fitted.scores
+            if let record = fitted.search { searches.append(record) }
+            if n == folds.count - 1 {
+                models["sentiment"] = fitted.model
+                importance = fitted.gain.map { FeatureGain(feature: data.featureNames[fullColumns[$0.key]], gain: $0.value) }
+                    .sorted { ($0.gain, $1.feature) > ($1.gain, $0.feature) }
+            }
+            baselineFoldScores.append(a)
             foldResults.append(FoldResult(fold: fold.index, trainRows: fold.train.count, testRows: fold.test.count,
                                           purged: fold.purged, embargoed: fold.embargoed,
                                           baselineAUC: AUC.compute(scores: a, labels: labels) ?? .nan,
@@ -142,18 +242,72 @@ public struct UpliftExperiment: Sendable {
                                                          blocks: testRows.map { data.day[$0] },
                                                          replicates: configuration.bootstrapReplicates, seed: UInt64(configuration.seed))
         let significant = delong.difference > 0 && delong.pOneSided < configuration.alpha && (interval?.lower ?? 0) > 0
-        return Result(baselineFeatures: baseline, addedFeatures: added, rows: data.rowCount, testRows: testRows.count,
-                      baselineAUC: delong.aucA, augmentedAUC: delong.aucB, delong: delong, bootstrap: interval,
-                      folds: foldResults, significant: significant, xgboostVersion: library.versionString)
+        var result = Result(baselineFeatures: baseline, addedFeatures: added, rows: data.rowCount, testRows: testRows.count,
+                            baselineAUC: delong.aucA, augmentedAUC: delong.aucB, delong: delong, bootstrap: interval,
+                            folds: foldResults, significant: significant, xgboostVersion: library.versionString)
+        result.searches = searches
+        result.roc = ROC(baseline: AUC.rocCurve(scores: baseScores, labels: labels), augmented: AUC.rocCurve(scores: fullScores, labels: labels))
+        result.importance = importance
+        result.baselineFoldScores = baselineFoldScores
+        result.models = models
+        return result
     }
 
-    func fitPredict(_ data: Dataset, fold: WalkForwardSplitter.Fold, columns: [Int]) throws -> [Double] {
-        let train = try DMatrix(library: library, values: data.matrix(rows: fold.train, columns: columns), rows: fold.train.count,
-                                columns: columns.count, labels: fold.train.map { Float(data.labels[$0]) })
-        let test = try DMatrix(library: library, values: data.matrix(rows: fold.test, columns: columns), rows: fold.test.count, columns: columns.count)
+    struct Fitted {
+        let scores: [Double]
+        let search: SearchRecord?
+        let gain: [Int: Double]
+        /// The model as XGBoost JSON.
+        let model: Data
+    }
+
+    /// Trains on the fold's training rows and scores its test rows; with a search, first tunes on
+    /// the training window alone: its latest days score the trials (purged like a test span).
+    func fitPredict(_ data: Dataset, fold: WalkForwardSplitter.Fold, columns: [Int], model: String,
+                    progress: (String) -> Void) throws -> Fitted {
+        func matrix(_ rows: [Int], labelled: Bool) throws -> DMatrix {
+            try DMatrix(library: library, values: data.matrix(rows: rows, columns: columns), rows: rows.count, columns: columns.count,
+                        labels: labelled ? rows.map { Float(data.labels[$0]) } : nil)
+        }
+        var parameters = self.parameters
+        var rounds = configuration.rounds
+        var record: SearchRecord?
+        if configuration.search.trials > 0 {
+            let (inner, validation) = innerSplit(data, rows: fold.train)
+            if !inner.isEmpty, Set(validation.map { data.labels[$0] }).count == 2 {
+                let search = HyperparameterSearch(settings: configuration.search, library: library, seed: configuration.seed, threads: configuration.threads)
+                let trials = try search.run(train: try matrix(inner, labelled: true), validation: try matrix(validation, labelled: false),
+                                            validationLabels: validation.map { data.labels[$0] }, stream: "fold\(fold.index)-\(model)")
+                if let best = HyperparameterSearch.best(trials) {
+                    parameters = HyperparameterSearch.parameters(best.parameters, seed: configuration.seed, threads: configuration.threads)
+                    rounds = max(1, best.rounds)
+                    record = SearchRecord(fold: fold.index, model: model, trainRows: inner.count, validationRows: validation.count, trials: trials, best: best)
+                    progress(String(format: "search: fold %d %@: %d trials (%d pruned), best validation AUC %.4f after %d rounds",
+                                    fold.index, model, trials.count, trials.filter { $0.state == .pruned }.count, best.value, best.rounds))
+                }
+            }
+        }
+        let train = try matrix(fold.train, labelled: true)
         let booster = try Booster(library: library, parameters: parameters, training: train)
-        try booster.train(on: train, rounds: configuration.rounds)
-        return try booster.predict(test).map(Double.init)
+        try booster.train(on: train, rounds: rounds)
+        let scores = try booster.predict(try matrix(fold.test, labelled: false)).map(Double.init)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("conviction-model-\(UUID().uuidString).json")
+        try booster.save(to: file.path)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return Fitted(scores: scores, search: record, gain: try booster.gainImportance(), model: try Data(contentsOf: file))
+    }
+
+    /// The training window's latest `validationShare` of days scores the trials; earlier rows whose
+    /// label reaches into them, or ends within the embargo before them, are left out.
+    func innerSplit(_ data: Dataset, rows: [Int]) -> (train: [Int], validation: [Int]) {
+        let days = Array(Set(rows.map { data.day[$0] })).sorted()
+        let held = max(1, Int((Double(days.count) * configuration.search.validationShare).rounded()))
+        guard days.count > held else { return ([], []) }
+        let firstHeldDay = days[days.count - held]
+        let validation = rows.filter { data.day[$0] >= firstHeldDay }
+        guard let start = validation.map({ data.t0[$0] }).min() else { return ([], []) }
+        let train = rows.filter { data.day[$0] < firstHeldDay && data.t1[$0] < start - configuration.embargo }
+        return (train, validation)
     }
 
     var parameters: [(String, String)] {

@@ -161,12 +161,14 @@ extension Conviction {
             discussion: """
             Reads features/; writes runs/<run-id>/report.md, report.json and fold_delta_auc.svg. Example:
               conviction train --algorithm xgboost
+              conviction train --trials 30     (TPE search inside each fold's training window)
             """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "Learning algorithm.") var algorithm: Algorithm = .xgboost
+        @Option(help: "Hyperparameter search trials per fold and model; 0 = fixed parameters (training.trials).") var trials: Int?
 
         func run() async throws {
-            let context = try await global.context(try global.resolve())
+            let context = try await global.context(try global.resolve(overrides: [("training.trials", trials.map(String.init))]))
             let (outcome, runReport) = try await TrainTask(context: context).run()
             runReport?.terminalSummary.forEach { print($0) }
             try report(outcome, context: context)
@@ -190,13 +192,14 @@ extension Conviction {
         @Option(help: "Simulated sessions (simulation.sessions).") var sessions: Int?
         @Option(help: "Simulation signal strength, 0 = none (simulation.signal).") var signal: Double?
         @Option(help: "Simulation seed (simulation.seed).") var seed: Int?
+        @Option(help: "Hyperparameter search trials per fold and model; 0 = fixed parameters (training.trials).") var trials: Int?
         @Option(name: .customLong("archive"), help: "Replay this archive instead of simulating posts (repeatable).")
         var archives: [String] = []
 
         func run() async throws {
             var configuration = try global.resolve(overrides: [
                 ("simulation.sessions", sessions.map(String.init)), ("simulation.signal", signal.map { String($0) }),
-                ("simulation.seed", seed.map(String.init))])
+                ("simulation.seed", seed.map(String.init)), ("training.trials", trials.map(String.init))])
             configuration.features.includeSentiment = includeSentiment
             let context = try await global.context(configuration)
             var options = Pipeline.Options()

@@ -8,6 +8,27 @@ public enum AUC {
         return weighted(order: order, scores: scores, labels: labels, weights: nil)
     }
 
+    /// The ROC curve as (false positive rate, true positive rate) points from (0, 0) to (1, 1), thinned
+    /// to about `maxPoints` for plotting; tied scores make one step.
+    public static func rocCurve(scores: [Double], labels: [Int], maxPoints: Int = 100) -> [[Double]] {
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        let positives = Double(labels.filter { $0 == 1 }.count), negatives = Double(labels.count) - positives
+        guard positives > 0, negatives > 0 else { return [] }
+        var points: [[Double]] = [[0, 0]]
+        var tp = 0.0, fp = 0.0, i = 0
+        while i < order.count {
+            let value = scores[order[i]]
+            while i < order.count, scores[order[i]] == value {
+                if labels[order[i]] == 1 { tp += 1 } else { fp += 1 }
+                i += 1
+            }
+            points.append([fp / negatives, tp / positives])
+        }
+        guard points.count > maxPoints else { return points }
+        let step = Double(points.count - 1) / Double(maxPoints - 1)
+        return (0..<maxPoints).map { points[Int((Double($0) * step).rounded())] }
+    }
+
     /// AUC over rows weighted by `weights` (a bootstrap's draw counts), given the rows sorted by
     /// score once; O(n) per call.
     static func weighted(order: [Int], scores: [Double], labels: [Int], weights: [Double]?) -> Double? {

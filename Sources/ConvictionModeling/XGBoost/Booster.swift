@@ -75,9 +75,12 @@ public final class Booster: @unchecked Sendable {  // owns a C handle; used from
     }
 
     public func train(on matrix: DMatrix, rounds: Int) throws {
-        for iteration in 0..<rounds {
-            try library.check(library.boosterUpdateOneIter(handle, Int32(iteration), matrix.handle), "XGBoosterUpdateOneIter")
-        }
+        for iteration in 0..<rounds { try update(iteration: iteration, on: matrix) }
+    }
+
+    /// One boosting round (for evaluation between rounds: early stopping, pruning).
+    public func update(iteration: Int, on matrix: DMatrix) throws {
+        try library.check(library.boosterUpdateOneIter(handle, Int32(iteration), matrix.handle), "XGBoosterUpdateOneIter")
     }
 
     /// Predicted probabilities (for `binary:logistic`), one per row.

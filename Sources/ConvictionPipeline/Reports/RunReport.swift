@@ -92,9 +92,12 @@ public struct RunReport: Codable, Sendable {
         for f in r.folds {
             md += "| \(f.fold) | \(f.trainRows) | \(f.testRows) | \(f.purged) | \(f.embargoed) | \(String(format: "%.4f", f.baselineAUC)) | \(String(format: "%.4f", f.augmentedAUC)) | \(String(format: "%+.4f", f.augmentedAUC - f.baselineAUC)) |\n"
         }
+        md += searchSection()
         md += """
 
         ![ΔAUC per fold](fold_delta_auc.svg)
+
+        Plots (ROC curves, ΔAUC per fold, search history, feature importance, IC decay): [report.html](report.html).
 
         ## Information coefficients of the sentiment features
         Rank IC (Spearman) of each feature with the forward log return over h bars, pooled over symbols in time series;
@@ -106,12 +109,37 @@ public struct RunReport: Codable, Sendable {
         - Symbols: \(symbols.joined(separator: ", ")); days \(firstDay) to \(lastDay); \(r.rows) labelled rows, \(r.testRows) out of sample.
         - Label: direction of the next \(labelHorizonBars) bar(s) of \(barMinutes) minutes after the decision time (a bar's close); labels never cross the close.
         - Posts count from their \(pointInTime == "received" ? "receipt time" : "created_at"), strictly before the decision time.
-        - XGBoost \(r.xgboostVersion): \(training.rounds) rounds, depth \(training.maxDepth), eta \(training.learningRate), subsample \(training.subsample), colsample \(training.columnSample), min_child_weight \(training.minChildWeight), seed \(training.seed).
+        - XGBoost \(r.xgboostVersion): \(training.search.trials > 0 ? "parameters tuned per fold (above), seed \(training.seed)" : "\(training.rounds) rounds, depth \(training.maxDepth), eta \(training.learningRate), subsample \(training.subsample), colsample \(training.columnSample), min_child_weight \(training.minChildWeight), seed \(training.seed)").
         - Baseline features: \(r.baselineFeatures.joined(separator: ", ")).
         - Sentiment features: \(r.addedFeatures.isEmpty ? "none" : r.addedFeatures.joined(separator: ", ")).
         - Data source: the built-in market simulator (seed \(simulation.seed), \(simulation.sessions) sessions, signal \(simulation.signal)). This is a simulation, not market data.
 
         """
+        return md
+    }
+
+    /// The nested search's chosen parameters per fold and model, when there was a search.
+    func searchSection() -> String {
+        guard !result.searches.isEmpty else { return "" }
+        let search = training.search
+        let names = search.space.parameters.map(\.name)
+        var md = """
+
+        ## Hyperparameter search (nested)
+        \(search.sampler == "tpe" ? "TPE" : "Random") search, \(search.trials) trials per fold and model. Each trial trains on its
+        fold's training window less the latest \(Int(search.validationShare * 100))% of days, which score it by AUC (purged and
+        embargoed like a test span); early stopping after \(search.earlyStoppingRounds) rounds without improvement (at most
+        \(search.maxRounds)); median pruning every \(search.evaluationInterval) rounds. The best trial's parameters and rounds
+        are then trained on the whole window. The test fold is never seen. Every trial is in trials.json.
+
+        | fold | model | trials | pruned | validation AUC | rounds | \(names.joined(separator: " | ")) |
+        |---|---|---|---|---|---|\(names.map { _ in "---|" }.joined())
+
+        """
+        for r in result.searches {
+            let values = names.map { r.best.parameters[$0].map { String(format: "%.4g", $0) } ?? "" }
+            md += "| \(r.fold) | \(r.model) | \(r.trials.count) | \(r.trials.filter { $0.state == .pruned }.count) | \(String(format: "%.4f", r.best.value)) | \(r.best.rounds) | \(values.joined(separator: " | ")) |\n"
+        }
         return md
     }
 

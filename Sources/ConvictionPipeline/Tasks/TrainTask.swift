@@ -1,5 +1,6 @@
 import ConvictionCore
 import ConvictionFeatures
+import ConvictionIngest
 import ConvictionModeling
 import ConvictionStore
 import Foundation
@@ -11,7 +12,7 @@ public struct TrainTask: Sendable {
     public static let stage = "train"
     /// Part of the run's input hash: bumped when the training or the report changes, so finished
     /// runs made by older code are redone rather than reused.
-    public static let version = 3
+    public static let version = 4
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }
@@ -23,7 +24,11 @@ public struct TrainTask: Sendable {
         let partitions = try await context.store.partitions(of: .features, symbols: context.symbolSet)
         let keys = partitions.filter { $0.key.symbol != nil }.flatMap(\.value).filter { $0.hasSuffix(".parquet") }.sorted()
         if context.dryRun {
-            outcome.planned = ["train XGBoost \(library.versionString) (\(library.path)) walk-forward, \(config.training.folds) folds, \(config.training.rounds) rounds, with and without sentiment; \(keys.count) feature matrices present now"]
+            let search = config.training.search
+            let tuning = search.trials > 0
+                ? "\(search.sampler) search of \(search.trials) trials per fold and model inside each training window (up to \(search.maxRounds) rounds, early stopping \(search.earlyStoppingRounds))"
+                : "\(config.training.rounds) rounds with fixed parameters"
+            outcome.planned = ["train XGBoost \(library.versionString) (\(library.path)) walk-forward, \(config.training.folds) folds, \(tuning), with and without sentiment, then a negative control; \(keys.count) feature matrices present now"]
             return (outcome, nil)
         }
         guard !keys.isEmpty else { throw StoreError(key: Dataset.features.rawValue, message: "no feature matrices: run `conviction features` first") }
@@ -53,12 +58,20 @@ public struct TrainTask: Sendable {
         let sentiment = FeatureDefinition.sentiment.map(\.name).filter { dataset.data.featureNames.contains($0) }
         context.logger.info("train: \(dataset.data.rowCount) labelled rows, \(dataset.symbols.count) symbols, \(Set(dataset.data.day).count) days; XGBoost \(library.versionString)")
         let experiment = UpliftExperiment(configuration: config.training, library: library)
-        let logger = context.logger
+        let started = Date()
+        // Everything said while training goes to the console and into the run folder's train.log.
+        var logLines: [String] = []
+        let consoleLogger = context.logger
+        func log(_ line: String) {
+            consoleLogger.info("\(line)")
+            logLines.append(String(format: "%7.1fs ", Date().timeIntervalSince(started)) + line)
+        }
         // 1. Leakage audit, before anything is claimed.
         var audit = LeakageAudit().run(dataset.data)
-        for finding in audit.findings { logger.info("audit: \(finding.check) \(finding.failed ? "FAILED" : "passed"): \(finding.detail)") }
+        for finding in audit.findings { log("audit: \(finding.check) \(finding.failed ? "FAILED" : "passed"): \(finding.detail)") }
         // 2. The comparison.
-        let result = try experiment.run(dataset.data, baseline: base, added: sentiment) { logger.info("\($0)") }
+        let result = try experiment.run(dataset.data, baseline: base, added: sentiment) { log($0) }
+        let trainSeconds = Date().timeIntervalSince(started)
         let modelFinding = LeakageAudit().modelFinding(baselineAUC: result.baselineAUC, augmentedAUC: result.augmentedAUC)
         audit = LeakageAudit.Result(findings: audit.findings + [modelFinding], featureAUCs: audit.featureAUCs)
         // Information coefficients of the sentiment features, by horizon.
@@ -74,8 +87,10 @@ public struct TrainTask: Sendable {
         var control: UpliftExperiment.Result?
         if !sentiment.isEmpty {
             let shift = 5 * (390 / config.features.barMinutes)
-            logger.info("negative control: sentiment shifted \(shift) bars (5 sessions) later within each symbol")
-            control = try experiment.run(dataset.data.shifting(sentiment, by: shift), baseline: base, added: sentiment) { logger.info("control \($0)") }
+            log("negative control: sentiment shifted \(shift) bars (5 sessions) later within each symbol")
+            // The baseline does not use sentiment, so its scores are the same: reuse them.
+            control = try experiment.run(dataset.data.shifting(sentiment, by: shift), baseline: base, added: sentiment,
+                                         reusingBaseline: result) { log("control \($0)") }
         }
         let report = RunReport(runID: runID, createdAt: Timestamps.iso8601(Timestamps.now()), symbols: dataset.symbols.map(\.rawValue),
                                firstDay: dataset.firstDay, lastDay: dataset.lastDay, simulation: config.simulation,
@@ -84,16 +99,36 @@ public struct TrainTask: Sendable {
                                sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control,
                                informationCoefficients: ics)
         let folder = Dataset.runs.rawValue + "/\(runID)/"
-        let outputs = [folder + "report.json", folder + "report.md", folder + "fold_delta_auc.svg"]
-        try await context.store.put(outputs[0], data: try JSON.encode(report))
-        try await context.store.put(outputs[1], data: Data(report.markdown().utf8))
-        try await context.store.put(outputs[2], data: Data(report.foldChartSVG().utf8))
-        try await context.catalog.record(.init(stage: Self.stage, unit: runID, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
+        // The run record: what was run on what, with what, how long it took, what it said and made.
+        let record = RunRecord(runID: runID, codeVersion: "conviction train v\(Self.version)", xgboost: library.versionString,
+                               seeds: ["simulation": Int(truncatingIfNeeded: config.simulation.seed), "training": config.training.seed],
+                               inputs: zip(files.map(\.0), files.map { ContentHasher.hash($0.1) }).map { RunRecord.Input(key: $0, sha256: $1) },
+                               timings: ["train_seconds": trainSeconds, "total_seconds": Date().timeIntervalSince(started)])
+        var outputs: [(String, Data)] = [
+            (folder + "report.json", try JSON.encode(report)), (folder + "report.md", Data(report.markdown().utf8)),
+            (folder + "report.html", Data(report.html().utf8)), (folder + "fold_delta_auc.svg", Data(report.foldChartSVG().utf8)),
+            (folder + "configuration.toml", Data(config.renderTOML().utf8)), (folder + "record.json", try JSON.encode(record, snakeCase: true)),
+            (folder + "trials.json", try JSON.encode(result.searches)), (folder + "train.log", Data((logLines.joined(separator: "\n") + "\n").utf8)),
+        ]
+        for (name, model) in result.models.sorted(by: { $0.key < $1.key }) { outputs.append((folder + "models/\(name).json", model)) }
+        for (key, data) in outputs { try await context.store.put(key, data: data) }
+        try await context.catalog.record(.init(stage: Self.stage, unit: runID, inputHash: inputHash, outputKeys: outputs.map(\.0).joined(separator: "\n"),
                                          outputHash: ContentHasher.hash(try JSON.encode(result)), rows: result.testRows,
                                          completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
         outcome.done = 1
         outcome.rows = result.testRows
         return (outcome, report)
+    }
+
+    /// `runs/<id>/record.json`: provenance beside the report.
+    struct RunRecord: Codable {
+        struct Input: Codable { let key: String; let sha256: String }
+        let runID: String
+        let codeVersion: String
+        let xgboost: String
+        let seeds: [String: Int]
+        let inputs: [Input]
+        let timings: [String: Double]
     }
 
     struct PooledData {

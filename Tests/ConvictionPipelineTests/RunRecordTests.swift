@@ -1,0 +1,52 @@
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionIngest
+import ConvictionModeling
+import ConvictionPipeline
+import ConvictionTesting
+import Foundation
+import Testing
+
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+struct RunRecordTests {
+    /// A tuned run leaves everything needed to understand and redo it in runs/<id>/.
+    @Test func aTunedRunWritesItsRecordReportAndModels() async throws {
+        let dir = TestSupport.temporaryDirectory("record")
+        let summary = try await Pipeline(context: try await makeContext(dir) {
+            $0.symbols = [Symbol("AAPL"), Symbol("MSFT")]
+            $0.simulation.sessions = 8
+            $0.training.folds = 3
+            $0.training.bootstrapReplicates = 50
+            $0.training.search.trials = 4
+            $0.training.search.maxRounds = 60
+            $0.scoring.scorer = "lexicon"
+            $0.features.includeSentiment = true
+        }, options: .init()).run()
+        let report = try #require(summary.report)
+        let run = dir.appendingPathComponent("runs/\(report.runID)")
+        for file in ["report.json", "report.md", "report.html", "fold_delta_auc.svg", "configuration.toml", "record.json", "trials.json",
+                     "train.log", "models/baseline.json", "models/sentiment.json"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file)")
+        }
+        #expect(report.result.searches.count == 6)
+        let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        for marker in ["ROC, out of sample", "ΔAUC per walk-forward fold", "Search history", "Feature importance", "IC decay", "Tuned hyperparameters"] {
+            #expect(html.contains(marker), "report.html lacks \(marker)")
+        }
+        #expect(!html.contains("<script"))
+        let md = try String(contentsOf: run.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(md.contains("## Hyperparameter search (nested)"))
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("record.json"))) as! [String: Any]
+        #expect((record["inputs"] as? [[String: String]])?.count == 2)
+        #expect((record["seeds"] as? [String: Int])?["training"] == 7)
+        let log = try String(contentsOf: run.appendingPathComponent("train.log"), encoding: .utf8)
+        #expect(log.contains("search: fold 1 baseline: 4 trials"))
+        #expect(try String(contentsOf: run.appendingPathComponent("configuration.toml"), encoding: .utf8).contains("trials = 4"))
+        // The saved model is a real XGBoost model.
+        let library = try XGBoostLibrary.locate(explicit: TestSupport.xgboostLibrary)
+        _ = try Booster(library: library, loadingFrom: run.appendingPathComponent("models/sentiment.json").path)
+        // Reports from before the search existed still read.
+        let decoded = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: run.appendingPathComponent("report.json")))
+        #expect(decoded.result.searches == report.result.searches)
+    }
+}
