@@ -150,6 +150,14 @@ public struct UpliftExperiment: Sendable {
             case xgboostVersion, searches, roc, importance
         }
 
+        /// Equal results report the same things; the in-memory extras (scores, model bytes) do not count.
+        public static func == (a: Result, b: Result) -> Bool {
+            a.baselineFeatures == b.baselineFeatures && a.addedFeatures == b.addedFeatures && a.rows == b.rows && a.testRows == b.testRows
+                && a.baselineAUC == b.baselineAUC && a.augmentedAUC == b.augmentedAUC && a.delong == b.delong && a.bootstrap == b.bootstrap
+                && a.folds == b.folds && a.significant == b.significant && a.xgboostVersion == b.xgboostVersion && a.searches == b.searches
+                && a.roc == b.roc && a.importance == b.importance
+        }
+
         public init(baselineFeatures: [String], addedFeatures: [String], rows: Int, testRows: Int, baselineAUC: Double, augmentedAUC: Double,
                     delong: DeLong.Result, bootstrap: BlockBootstrap.Interval?, folds: [FoldResult], significant: Bool, xgboostVersion: String) {
             self.baselineFeatures = baselineFeatures; self.addedFeatures = addedFeatures; self.rows = rows; self.testRows = testRows
