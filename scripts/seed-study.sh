@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10}
 root=${STUDY_DIR:-.build-study}
-bin=$(swift build -c release --show-bin-path)/conviction
+bin=${STUDY_BIN:-$(swift build -c release --show-bin-path)/conviction}
 printf "%-7s %-5s %-9s %-9s %-9s %-9s %-8s %-8s %s\n" signal seed baseAUC sentAUC dAUC p audit control claimed
 for signal in 1 0; do
   for seed in $(seq 1 "$n"); do

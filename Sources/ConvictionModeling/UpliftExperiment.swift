@@ -61,6 +61,18 @@ public struct UpliftExperiment: Sendable {
         public let augmented: [[Double]]
     }
 
+    /// The same comparison restricted to one series (symbol) of the pooled out-of-sample rows.
+    public struct GroupResult: Sendable, Codable, Equatable {
+        public let group: Int
+        public let testRows: Int
+        public let baselineAUC: Double
+        public let augmentedAUC: Double
+        /// Nil when the series' test rows hold a single class.
+        public let delong: DeLong.Result?
+        public let bootstrap: BlockBootstrap.Interval?
+        public var deltaAUC: Double { augmentedAUC - baselineAUC }
+    }
+
     public struct FeatureGain: Sendable, Codable, Equatable {
         public let feature: String
         public let gain: Double
@@ -137,6 +149,8 @@ public struct UpliftExperiment: Sendable {
         /// Nested searches, one per fold and model (empty without a search).
         public var searches: [SearchRecord] = []
         public var roc: ROC?
+        /// Per series (symbol), from the same out-of-sample predictions.
+        public var perGroup: [GroupResult] = []
         /// Total gain per feature of the last fold's model with the added features, largest first.
         public var importance: [FeatureGain] = []
         /// The baseline's out-of-sample scores per fold, so a control run can reuse them (not stored).
@@ -147,7 +161,7 @@ public struct UpliftExperiment: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case baselineFeatures, addedFeatures, rows, testRows, baselineAUC, augmentedAUC, delong, bootstrap, folds, significant
-            case xgboostVersion, searches, roc, importance
+            case xgboostVersion, searches, roc, importance, perGroup
         }
 
         /// Equal results report the same things; the in-memory extras (scores, model bytes) do not count.
@@ -155,7 +169,7 @@ public struct UpliftExperiment: Sendable {
             a.baselineFeatures == b.baselineFeatures && a.addedFeatures == b.addedFeatures && a.rows == b.rows && a.testRows == b.testRows
                 && a.baselineAUC == b.baselineAUC && a.augmentedAUC == b.augmentedAUC && a.delong == b.delong && a.bootstrap == b.bootstrap
                 && a.folds == b.folds && a.significant == b.significant && a.xgboostVersion == b.xgboostVersion && a.searches == b.searches
-                && a.roc == b.roc && a.importance == b.importance
+                && a.roc == b.roc && a.importance == b.importance && a.perGroup == b.perGroup
         }
 
         public init(baselineFeatures: [String], addedFeatures: [String], rows: Int, testRows: Int, baselineAUC: Double, augmentedAUC: Double,
@@ -176,6 +190,7 @@ public struct UpliftExperiment: Sendable {
             searches = try c.decodeIfPresent([SearchRecord].self, forKey: .searches) ?? []
             roc = try c.decodeIfPresent(ROC.self, forKey: .roc)
             importance = try c.decodeIfPresent([FeatureGain].self, forKey: .importance) ?? []
+            perGroup = try c.decodeIfPresent([GroupResult].self, forKey: .perGroup) ?? []
         }
     }
 
@@ -256,6 +271,16 @@ public struct UpliftExperiment: Sendable {
         result.searches = searches
         result.roc = ROC(baseline: AUC.rocCurve(scores: baseScores, labels: labels), augmented: AUC.rocCurve(scores: fullScores, labels: labels))
         result.importance = importance
+        var byGroup: [Int: [Int]] = [:]
+        for (k, row) in testRows.enumerated() { byGroup[data.group[row], default: []].append(k) }
+        result.perGroup = byGroup.keys.sorted().map { group in
+            let ks = byGroup[group]!
+            let a = ks.map { baseScores[$0] }, b = ks.map { fullScores[$0] }, y = ks.map { labels[$0] }
+            let test = DeLong.compare(scoresA: a, scoresB: b, labels: y)
+            let ci = BlockBootstrap.differenceInterval(scoresA: a, scoresB: b, labels: y, blocks: ks.map { data.day[testRows[$0]] },
+                                                       replicates: max(100, configuration.bootstrapReplicates / 2), seed: UInt64(configuration.seed + group))
+            return GroupResult(group: group, testRows: ks.count, baselineAUC: test?.aucA ?? .nan, augmentedAUC: test?.aucB ?? .nan, delong: test, bootstrap: ci)
+        }
         result.baselineFoldScores = baselineFoldScores
         result.models = models
         return result

@@ -36,6 +36,10 @@ struct RunRecordTests {
         #expect(!html.contains("<script"))
         let md = try String(contentsOf: run.appendingPathComponent("report.md"), encoding: .utf8)
         #expect(md.contains("## Hyperparameter search (nested)"))
+        // Every symbol studied gets its own line: in the terminal summary, report.md and report.html.
+        #expect(report.result.perGroup.count == 2 && report.result.perGroup.map(\.testRows).reduce(0, +) == report.result.testRows)
+        #expect(report.terminalSummary.contains { $0.hasPrefix("  AAPL ") } && report.terminalSummary.contains { $0.hasPrefix("  MSFT ") })
+        #expect(md.contains("## Per symbol") && html.contains("<h2>Per symbol</h2>"))
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("record.json"))) as! [String: Any]
         #expect((record["inputs"] as? [[String: String]])?.count == 2)
         #expect((record["seeds"] as? [String: Int])?["training"] == 7)

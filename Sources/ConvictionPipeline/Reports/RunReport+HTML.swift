@@ -45,6 +45,16 @@ extension RunReport {
             }
             page += "</table>\n"
         }
+        if sentimentIncluded, !r.perGroup.isEmpty {
+            page += "<h2>Per symbol</h2>\n<p>The pooled out-of-sample predictions restricted to each symbol; \(symbols.count) tests, so expect one in twenty to cross 5% by chance.</p>\n"
+            page += "<table><tr><th>symbol</th><th>test rows</th><th>baseline</th><th>with sentiment</th><th>ΔAUC</th><th>95% CI</th><th>p</th></tr>\n"
+            for g in r.perGroup {
+                let name = g.group < symbols.count ? symbols[g.group] : "group \(g.group)"
+                page += "<tr><td>\(escape(name))</td><td>\(g.testRows)</td><td>\(f4(g.baselineAUC))</td><td>\(f4(g.augmentedAUC))</td><td>\(String(format: "%+.4f", g.deltaAUC))</td>"
+                    + "<td>\(String(format: "[%+.4f, %+.4f]", g.bootstrap?.lower ?? .nan, g.bootstrap?.upper ?? .nan))</td><td>\(String(format: "%.2g", g.delong?.pOneSided ?? .nan))</td></tr>\n"
+            }
+            page += "</table>\n"
+        }
         page += "<h2>Per fold</h2>\n<table><tr><th>fold</th><th>train rows</th><th>test rows</th><th>purged</th><th>embargoed</th><th>baseline</th><th>with sentiment</th><th>ΔAUC</th></tr>\n"
         for f in r.folds {
             page += "<tr><td>\(f.fold)</td><td>\(f.trainRows)</td><td>\(f.testRows)</td><td>\(f.purged)</td><td>\(f.embargoed)</td><td>\(f4(f.baselineAUC))</td><td>\(f4(f.augmentedAUC))</td><td>\(String(format: "%+.4f", f.augmentedAUC - f.baselineAUC))</td></tr>\n"

@@ -57,7 +57,21 @@ public struct RunReport: Codable, Sendable {
             lines.append(String(format: "negative control (sentiment 5 sessions late): ΔAUC %+.4f, p = %.2g: %@", c.deltaAUC, c.delong.pOneSided,
                                 c.significant ? "FAILED" : "passed"))
         }
+        if sentimentIncluded, symbols.count > 1 {
+            lines.append("per symbol (same out-of-sample predictions; no correction for testing \(symbols.count) symbols):")
+            lines += symbolLines().map { "  " + $0 }
+        }
         return lines
+    }
+
+    /// One line per symbol: ΔAUC, its bootstrap interval and one-sided DeLong p.
+    func symbolLines() -> [String] {
+        result.perGroup.map { g in
+            let name = g.group < symbols.count ? symbols[g.group] : "group \(g.group)"
+            return String(format: "%@ ΔAUC %+.4f [%+.4f, %+.4f], p = %.2g, %d rows",
+                          name.padding(toLength: 6, withPad: " ", startingAt: 0), g.deltaAUC, g.bootstrap?.lower ?? .nan, g.bootstrap?.upper ?? .nan,
+                          g.delong?.pOneSided ?? .nan, g.testRows)
+        }
     }
 
     public func markdown() -> String {
@@ -91,6 +105,23 @@ public struct RunReport: Codable, Sendable {
         """
         for f in r.folds {
             md += "| \(f.fold) | \(f.trainRows) | \(f.testRows) | \(f.purged) | \(f.embargoed) | \(String(format: "%.4f", f.baselineAUC)) | \(String(format: "%.4f", f.augmentedAUC)) | \(String(format: "%+.4f", f.augmentedAUC - f.baselineAUC)) |\n"
+        }
+        if !r.perGroup.isEmpty, sentimentIncluded {
+            md += """
+
+            ## Per symbol
+            The pooled out-of-sample predictions, restricted to each symbol (DeLong and a day-block bootstrap per symbol).
+            These are \(symbols.count) tests: expect one in twenty to cross 5% by chance.
+
+            | symbol | test rows | baseline AUC | with sentiment | ΔAUC | 95% CI | one-sided p |
+            |---|---|---|---|---|---|---|
+
+            """
+            for g in r.perGroup {
+                let name = g.group < symbols.count ? symbols[g.group] : "group \(g.group)"
+                md += "| \(name) | \(g.testRows) | \(String(format: "%.4f", g.baselineAUC)) | \(String(format: "%.4f", g.augmentedAUC)) | \(String(format: "%+.4f", g.deltaAUC)) | "
+                    + "\(String(format: "[%+.4f, %+.4f]", g.bootstrap?.lower ?? .nan, g.bootstrap?.upper ?? .nan)) | \(String(format: "%.2g", g.delong?.pOneSided ?? .nan)) |\n"
+            }
         }
         md += searchSection()
         md += """

@@ -12,7 +12,7 @@ public struct TrainTask: Sendable {
     public static let stage = "train"
     /// Part of the run's input hash: bumped when the training or the report changes, so finished
     /// runs made by older code are redone rather than reused.
-    public static let version = 4
+    public static let version = 5
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }
