@@ -54,3 +54,30 @@ struct RunRecordTests {
         #expect(decoded.result.searches == report.result.searches)
     }
 }
+
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+struct DegradationTests {
+    /// No posts (the post stages could not run: X down, no credentials): the run measures what news
+    /// sentiment adds, says so first, and does not fail.
+    @Test func withoutPostsTheRunMeasuresNewsSentimentAndSaysSo() async throws {
+        let dir = TestSupport.temporaryDirectory("no-posts")
+        var options = Pipeline.Options()
+        options.twitterSentiment = false
+        let summary = try await Pipeline(context: try await makeContext(dir) {
+            $0.symbols = [Symbol("AAPL"), Symbol("TSLA")]
+            $0.simulation.sessions = 8
+            $0.training.folds = 3
+            $0.training.bootstrapReplicates = 50
+            $0.features.includeSentiment = true
+        }, options: options).run()
+        #expect(!summary.failed, "\(summary.outcomes.flatMap(\.failures))")
+        let features = try #require(summary.outcomes.first { $0.stage == "features" })
+        #expect(features.notes.contains { $0.contains("posts unavailable: 0 of") && $0.contains("not enforced") }, "\(features.notes)")
+        let report = try #require(summary.report)
+        #expect(report.degradation?.hasPrefix("posts unavailable: 0 of 16 symbol-days") == true, "\(report.degradation ?? "nil")")
+        #expect(report.verdict.hasPrefix("DEGRADED, posts unavailable"))
+        #expect(report.verdict.contains("news sentiment"))
+        #expect(report.result.addedFeatures.contains("news_sentiment") && !report.result.baselineFeatures.contains("news_sentiment"))
+        #expect(!report.result.addedFeatures.contains("sent_5m"))
+    }
+}

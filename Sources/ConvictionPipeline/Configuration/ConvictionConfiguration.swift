@@ -17,6 +17,9 @@ public struct ConvictionConfiguration: Sendable {
     public var features = FeatureBuilder.Configuration()
     /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
     public var pointInTime = "created"
+    /// Below this share of symbol-days with posts, posts count as unavailable and the run measures
+    /// news sentiment instead of failing.
+    public var minPostCoverage = 0.5
     public var training = UpliftExperiment.Configuration()
     /// Path to libxgboost.so; empty = look in .venv, then the system.
     public var xgboostLibrary = ""
@@ -178,6 +181,8 @@ public struct ConvictionConfiguration: Sendable {
             }),
         Key(name: "features.label_horizon_bars", help: "Label: direction of the return over this many bars after the decision.",
             get: { .integer($0.features.labelHorizonBars) }, set: { c, v throws(ValueError) in c.features.labelHorizonBars = try int(v, 1...78) }),
+        Key(name: "features.min_post_coverage", help: "Below this share of symbol-days with scored posts, posts count as unavailable: the run measures news sentiment instead.",
+            get: { .float($0.minPostCoverage) }, set: { c, v throws(ValueError) in c.minPostCoverage = try double(v, 0...1) }),
         Key(name: "features.point_in_time", help: "A post counts from its created_at (created) or from when it was received (received).",
             get: { .string($0.pointInTime) }, set: { c, v throws(ValueError) in c.pointInTime = try oneOf(v, ["created", "received"]) }),
         Key(name: "features.quality_checks", help: "enforce: a failed data-quality check stops the run before training; warn: report and go on.",

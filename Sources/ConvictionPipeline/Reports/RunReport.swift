@@ -23,26 +23,33 @@ public struct RunReport: Codable, Sendable {
     public let negativeControl: UpliftExperiment.Result?
     /// IC and rank IC of each sentiment feature by horizon, with quintile returns.
     public let informationCoefficients: [InformationCoefficient.FeatureIC]?
+    /// Set when posts were unavailable and the run measured news sentiment instead (why, and what).
+    public var degradation: String? = nil
 
     /// The uplift is claimed only when the audit passed and the negative control shows none.
     public var upliftClaimed: Bool { result.significant && (audit?.passed ?? true) && !(negativeControl?.significant ?? false) }
 
-    public var verdict: String {
+    /// The first line of every report. A degraded run says so before anything else.
+    public var verdict: String { (degradation.map { "DEGRADED, \($0). " } ?? "") + outcome }
+
+    private var outcome: String {
+        let subject = degradation == nil ? "sentiment" : "news sentiment"
         if let audit, !audit.passed {
             let failed = audit.findings.filter(\.failed).map { "\($0.check): \($0.detail)" }.joined(separator: "; ")
             return "LEAKAGE AUDIT FAILED, no uplift is claimed. \(failed)"
         }
         if let control = negativeControl, control.significant {
-            return String(format: "NEGATIVE CONTROL FAILED, no uplift is claimed: sentiment shifted five sessions late still shows ΔAUC %+.4f (p = %.2g), so the method, not the data, produced it.",
-                          control.deltaAUC, control.delong.pOneSided)
+            return String(format: "NEGATIVE CONTROL FAILED, no uplift is claimed: %@ shifted five sessions late still shows ΔAUC %+.4f (p = %.2g), so the method, not the data, produced it.",
+                          subject, control.deltaAUC, control.delong.pOneSided)
         }
         guard sentimentIncluded else { return "Sentiment features were not included (--include-sentiment): baseline only." }
         if result.significant {
-            return String(format: "Sentiment adds a significant uplift: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
-                          result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
+            return String(format: "%@ adds a significant uplift: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
+                          degradation == nil ? "Sentiment" : "News sentiment", result.deltaAUC, result.delong.pOneSided,
+                          result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
         }
-        return String(format: "No significant uplift from sentiment: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
-                      result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
+        return String(format: "No significant uplift from %@: ΔAUC %+.4f (DeLong one-sided p = %.2g; day-block bootstrap 95%% CI [%+.4f, %+.4f]).",
+                      subject, result.deltaAUC, result.delong.pOneSided, result.bootstrap?.lower ?? .nan, result.bootstrap?.upper ?? .nan)
     }
 
     /// The terminal summary: verdict, the comparison, the audit and the negative control.

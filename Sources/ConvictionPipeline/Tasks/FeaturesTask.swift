@@ -87,12 +87,21 @@ public struct FeaturesTask: Sendable {
             outcome.rows += matrix.rowCount
         }
         try await store.put(Dataset.features.rawValue + "/feature_metadata.json", data: try JSON.encode(metadata, snakeCase: true))
-        let failed = findings.filter(\.failed)
+        var failed = findings.filter(\.failed)
+        // Without posts, the post checks cannot pass; that is not bad data but a missing source, and
+        // training measures news sentiment instead (TrainTask), so they become notes.
+        if config.features.includeSentiment,
+           let reason = try await PostCoverage.measure(store, symbols: Set(config.symbols)).unavailable(threshold: context.configuration.minPostCoverage) {
+            let postChecks: Set<String> = ["completeness", "stale_sentiment", "post_volume"]
+            let skipped = failed.filter { postChecks.contains($0.check) }
+            failed.removeAll { postChecks.contains($0.check) }
+            outcome.notes.append("\(reason); \(skipped.count) post check failure(s) noted, not enforced; training measures news sentiment instead")
+        }
         for f in failed {
             let line = "quality check \(f.check) failed for \(f.symbol): \(f.detail)"
             if config.features.enforceQualityChecks { outcome.failures.append(line + " (set features.quality_checks = \"warn\" to train anyway)") } else { outcome.notes.append("warning: " + line) }
         }
-        if !findings.isEmpty { outcome.notes.append("quality checks: \(findings.count - failed.count) passed, \(failed.count) failed (features/quality/)") }
+        if !findings.isEmpty { outcome.notes.append("quality checks: \(findings.filter { !$0.failed }.count) passed, \(findings.filter(\.failed).count) failed (features/quality/)") }
         return outcome
     }
 

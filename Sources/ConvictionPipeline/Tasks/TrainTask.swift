@@ -36,6 +36,7 @@ public struct TrainTask: Sendable {
         var hasher = ContentHasher()
         hasher.update("train-v\(Self.version)")
         hasher.update(try JSON.encode(config.training))
+        hasher.update(String(config.minPostCoverage))
         hasher.update(library.versionString)
         var files: [(String, Data)] = []
         for key in keys {
@@ -54,8 +55,19 @@ public struct TrainTask: Sendable {
         }
 
         let dataset = try Self.dataset(from: files)
-        let base = FeatureDefinition.base.map(\.name)
-        let sentiment = FeatureDefinition.sentiment.map(\.name).filter { dataset.data.featureNames.contains($0) }
+        var base = FeatureDefinition.base.map(\.name)
+        var sentiment = FeatureDefinition.sentiment.map(\.name).filter { dataset.data.featureNames.contains($0) }
+        // Posts unavailable (X down, no credentials, too little coverage): measure what news sentiment
+        // adds instead, say so, and do not fail.
+        var degradation: String?
+        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet ?? Set(config.symbols))
+            .unavailable(threshold: config.minPostCoverage) {
+            let news = FeatureDefinition.base.filter { $0.group == .news }.map(\.name)
+            degradation = reason + "; measured what news sentiment adds instead (" + news.joined(separator: ", ") + ")"
+            base.removeAll { news.contains($0) }
+            sentiment = news
+            context.logger.warning("train: \(degradation!)")
+        }
         context.logger.info("train: \(dataset.data.rowCount) labelled rows, \(dataset.symbols.count) symbols, \(Set(dataset.data.day).count) days; XGBoost \(library.versionString)")
         let experiment = UpliftExperiment(configuration: config.training, library: library)
         let started = Date()
@@ -97,7 +109,7 @@ public struct TrainTask: Sendable {
                                barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
                                pointInTime: config.pointInTime, training: config.training, result: result,
                                sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control,
-                               informationCoefficients: ics)
+                               informationCoefficients: ics, degradation: degradation)
         let folder = Dataset.runs.rawValue + "/\(runID)/"
         // The run record: what was run on what, with what, how long it took, what it said and made.
         let record = RunRecord(runID: runID, codeVersion: "conviction train v\(Self.version)", xgboost: library.versionString,
