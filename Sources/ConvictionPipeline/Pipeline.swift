@@ -3,8 +3,13 @@ import ConvictionStore
 import Foundation
 import Logging
 
-/// The whole job in order: simulate -> ingest -> score -> features -> train -> report. Each stage
-/// reads and writes the store and skips work the catalog says is finished, so a re-run resumes.
+/// The whole job as a small graph of tasks, each run after the tasks it depends on:
+///
+///     validate -> simulate -> twitter-sentiment (ingest, score) -> features -> train (search without
+///     and with sentiment, compare, negative control, report)
+///
+/// Each task reads and writes the store and skips work the catalog says is finished, so a re-run
+/// resumes. A task whose dependency failed does not run: nothing trains on incomplete inputs.
 public struct Pipeline: Sendable {
     public struct Options: Sendable {
         /// Run the post stages (ingest, score); without it features use whatever scores exist.
@@ -28,6 +33,44 @@ public struct Pipeline: Sendable {
 
     public init(context: PipelineContext, options: Options) { self.context = context; self.options = options }
 
+    /// One node of the graph: its name, what it runs after, and its work (several outcomes for a
+    /// composite task such as twitter-sentiment).
+    struct Node {
+        let name: String
+        let after: [String]
+        let work: () async throws -> [StageOutcome]
+    }
+
+    var nodes: [Node] {
+        var nodes = [Node(name: "validate", after: []) {
+            [try await ValidateTask(context: context, archives: options.archives, twitterSentiment: options.twitterSentiment).run()]
+        }]
+        let simulating = options.simulate && options.archives.isEmpty
+        if simulating { nodes.append(Node(name: "simulate", after: ["validate"]) { [try await SimulateTask(context: context).run()] }) }
+        if options.twitterSentiment {
+            nodes.append(Node(name: "twitter-sentiment", after: simulating ? ["simulate"] : ["validate"]) {
+                try await TwitterSentimentTask(context: context, archives: options.archives).run()
+            })
+        }
+        let featuresAfter = options.twitterSentiment ? ["twitter-sentiment"] : (simulating ? ["simulate"] : ["validate"])
+        nodes.append(Node(name: "features", after: featuresAfter) { [try await FeaturesTask(context: context).run()] })
+        nodes.append(Node(name: "train", after: ["features"]) { [] })  // run below: it also returns the report
+        return nodes
+    }
+
+    /// The nodes in an order that respects every dependency (Kahn's algorithm, stable by position).
+    static func order(_ nodes: [Node]) -> [Node] {
+        var done: Set<String> = [], ordered: [Node] = [], pending = nodes
+        while !pending.isEmpty {
+            guard let next = pending.firstIndex(where: { $0.after.allSatisfy(done.contains) }) else {
+                preconditionFailure("pipeline graph has a cycle among \(pending.map(\.name))")
+            }
+            let node = pending.remove(at: next)
+            ordered.append(node); done.insert(node.name)
+        }
+        return ordered
+    }
+
     public func run() async throws -> Summary {
         var summary = Summary()
         let logger = context.logger
@@ -37,21 +80,25 @@ public struct Pipeline: Sendable {
             if !context.dryRun { logger.info("\(outcome.summary)") }
             for note in outcome.notes { logger.info("\(outcome.stage): \(note)") }
             for failure in outcome.failures { logger.error("\(outcome.stage): \(failure)") }
-            // Never train on incomplete inputs: stop after a stage that could not finish.
             return outcome.failures.isEmpty
         }
-        if options.simulate, options.archives.isEmpty {
-            guard finish(try await SimulateTask(context: context).run()) else { return summary }
+        var failed: Set<String> = []
+        for node in Self.order(nodes) {
+            if let broken = node.after.first(where: failed.contains) {
+                // Never run on incomplete inputs: everything after a failed task waits for a re-run.
+                logger.error("\(node.name): not run, because \(broken) did not finish")
+                failed.insert(node.name)
+                continue
+            }
+            if node.name == "train" {
+                let (outcome, report) = try await TrainTask(context: context).run()
+                if !finish(outcome) { failed.insert(node.name) }
+                summary.report = report
+                if let report { summary.reportLocation = context.store.location + "/" + Dataset.runs.rawValue + "/\(report.runID)/report.md" }
+                continue
+            }
+            for outcome in try await node.work() where !finish(outcome) { failed.insert(node.name) }
         }
-        if options.twitterSentiment {
-            guard finish(try await IngestTask(context: context, files: options.archives).run()) else { return summary }
-            guard finish(try await ScoreTask(context: context).run()) else { return summary }
-        }
-        guard finish(try await FeaturesTask(context: context).run()) else { return summary }
-        let (outcome, report) = try await TrainTask(context: context).run()
-        _ = finish(outcome)
-        summary.report = report
-        if let report { summary.reportLocation = context.store.location + "/" + Dataset.runs.rawValue + "/\(report.runID)/report.md" }
         return summary
     }
 }

@@ -5,6 +5,7 @@ import ConvictionModeling
 import ConvictionPipeline
 import ConvictionTesting
 import Foundation
+import Logging
 import Testing
 
 @Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
@@ -79,5 +80,25 @@ struct DegradationTests {
         #expect(report.verdict.contains("news sentiment"))
         #expect(report.result.addedFeatures.contains("news_sentiment") && !report.result.baselineFeatures.contains("news_sentiment"))
         #expect(!report.result.addedFeatures.contains("sent_5m"))
+    }
+}
+
+@Suite struct PipelineGraphTests {
+    /// The plan's smoke test: every task, in dependency order, nothing written; a missing archive
+    /// stops the plan at validation and nothing after it runs.
+    @Test func dryRunPlansEveryTaskAndValidationStopsTheRest() async throws {
+        let dir = TestSupport.temporaryDirectory("graph").appendingPathComponent("not-yet")
+        var configuration = ConvictionConfiguration()
+        configuration.dataDir = dir.path
+        let context = try await PipelineContext.open(configuration, logger: .init(label: "t"), dryRun: true)
+        let plan = try await Pipeline(context: context, options: .init()).run()
+        #expect(plan.outcomes.map(\.stage) == ["validate", "simulate", "ingest", "score", "features", "train"])
+        #expect(plan.outcomes.first?.planned.first?.hasPrefix("configuration valid; 11 symbols") == true)
+        var options = Pipeline.Options()
+        options.archives = [dir.appendingPathComponent("missing.jsonl.gz").path]
+        let stopped = try await Pipeline(context: context, options: options).run()
+        #expect(stopped.failed && stopped.outcomes.map(\.stage) == ["validate"])
+        #expect(stopped.outcomes[0].failures.first?.contains("missing.jsonl.gz: no such file") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir.path))
     }
 }
