@@ -57,11 +57,12 @@ public struct RunReport: Codable, Sendable {
         var lines = [verdict]
         let r = result
         lines.append(sentimentIncluded
-            ? String(format: "baseline AUC %.4f, with sentiment %.4f, ΔAUC %+.4f", r.baselineAUC, r.augmentedAUC, r.deltaAUC)
+            ? String(format: "baseline AUC %.4f, with %@ %.4f, ΔAUC %+.4f", r.baselineAUC, degradation == nil ? "sentiment" : "news sentiment", r.augmentedAUC, r.deltaAUC)
             : String(format: "baseline AUC %.4f", r.baselineAUC))
         if let audit { lines.append("leakage audit: \(audit.passed ? "passed" : "FAILED") (\(audit.findings.map { "\($0.check) \($0.failed ? "failed" : "ok")" }.joined(separator: ", ")))") }
         if let c = negativeControl {
-            lines.append(String(format: "negative control (sentiment 5 sessions late): ΔAUC %+.4f, p = %.2g: %@", c.deltaAUC, c.delong.pOneSided,
+            lines.append(String(format: "negative control (%@ 5 sessions late): ΔAUC %+.4f, p = %.2g: %@", degradation == nil ? "sentiment" : "news sentiment",
+                                c.deltaAUC, c.delong.pOneSided,
                                 c.significant ? "FAILED" : "passed"))
         }
         if sentimentIncluded, symbols.count > 1 {
