@@ -76,3 +76,22 @@ import Testing
         #expect { try c.validate() } throws: { "\($0)".contains("simulation.sessions") }
     }
 }
+
+@Suite struct SearchSpaceConfigurationTests {
+    @Test func searchRangesComeFromTheConfiguration() throws {
+        let dir = TestSupport.temporaryDirectory("space")
+        let file = dir.appendingPathComponent("conviction.toml")
+        try Data("[training]\ntrials = 12\nsearch_max_depth = [3, 5]\nsearch_learning_rate = [0.02, 0.1]\n".utf8).write(to: file)
+        var c = ConvictionConfiguration()
+        try c.apply(file: file.path)
+        #expect(c.training.search.trials == 12)
+        let depth = try #require(c.training.search.space.parameters.first { $0.name == "max_depth" })
+        #expect(depth.low == 3 && depth.high == 5 && depth.integer)
+        let eta = try #require(c.training.search.space.parameters.first { $0.name == "learning_rate" })
+        #expect(eta.low == 0.02 && eta.high == 0.1 && eta.log)
+        try Data("[training]\nsearch_max_depth = [5, 3]\n".utf8).write(to: file)
+        var bad = ConvictionConfiguration()
+        let error = try #require(throws: (any Error).self) { try bad.apply(file: file.path) }
+        #expect("\(error)".contains(":2: training.search_max_depth"), "\(error)")
+    }
+}

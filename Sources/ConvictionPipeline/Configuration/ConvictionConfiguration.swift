@@ -119,6 +119,30 @@ public struct ConvictionConfiguration: Sendable {
         for item in items { out.append(try string(item)) }
         return out
     }
+    /// `[low, high]` inside `limits`, low below high.
+    static func range(_ v: TOMLDocument.Value, _ limits: ClosedRange<Double>) throws(ValueError) -> (Double, Double) {
+        guard case .array(let items) = v, items.count == 2 else { throw ValueError(message: "expected [low, high]") }
+        let low = try double(items[0], limits), high = try double(items[1], limits)
+        guard low < high else { throw ValueError(message: "low \(low) is not below high \(high)") }
+        return (low, high)
+    }
+
+    /// One `training.search_<parameter> = [low, high]` key per parameter of the search space.
+    static let searchSpaceKeys: [Key] = SearchSpace.xgboost.parameters.map { template in
+        let limits: ClosedRange<Double> = template.integer ? 1...64 : (template.log ? 1e-6...1e6 : 0.01...1)
+        return Key(name: "training.search_\(template.name)",
+                   help: "Search range of \(template.name)\(template.log ? " (sampled on a log scale)" : "")\(template.integer ? " (integer)" : "").",
+                   get: { c in
+                       let p = c.training.search.space.parameters.first { $0.name == template.name } ?? template
+                       return .array(template.integer ? [.integer(Int(p.low)), .integer(Int(p.high))] : [.float(p.low), .float(p.high)])
+                   },
+                   set: { c, v throws(ValueError) in
+                       let (low, high) = try range(v, limits)
+                       let updated = SearchSpace.Parameter(name: template.name, low: low, high: high, log: template.log, integer: template.integer)
+                       c.training.search.space.parameters = c.training.search.space.parameters.map { $0.name == template.name ? updated : $0 }
+                   })
+    }
+
     static func oneOf(_ v: TOMLDocument.Value, _ allowed: [String]) throws(ValueError) -> String {
         let s = try string(v)
         guard allowed.contains(s) else { throw ValueError(message: "\(s.debugDescription) is not one of \(allowed.joined(separator: ", "))") }
@@ -248,6 +272,7 @@ public struct ConvictionConfiguration: Sendable {
             get: { .integer($0.training.search.earlyStoppingRounds) }, set: { c, v throws(ValueError) in c.training.search.earlyStoppingRounds = try int(v, 10...10_000) }),
         Key(name: "training.validation_share", help: "Share of each training window's latest days that scores the search trials.",
             get: { .float($0.training.search.validationShare) }, set: { c, v throws(ValueError) in c.training.search.validationShare = try double(v, 0.05...0.5) }),
+    ] + searchSpaceKeys + [
         Key(name: "training.xgboost_library", help: "Path to libxgboost.so; empty = .venv, then the system.",
             get: { .string($0.xgboostLibrary) }, set: { c, v throws(ValueError) in c.xgboostLibrary = try string(v) }),
     ]
