@@ -3,8 +3,8 @@ import ConvictionModeling
 import Testing
 
 @Suite struct LeakageAuditTests {
-    func dataset(leak: Bool, badTimes: Bool = false) -> UpliftExperiment.Dataset {
-        var rng = SeededGenerator(seed: 8)
+    func dataset(leak: Bool, badTimes: Bool = false, seed: UInt64 = 8) -> UpliftExperiment.Dataset {
+        var rng = SeededGenerator(seed: seed)
         let n = 3000
         var values: [Float] = [], labels: [Int] = [], t0: [EpochMillis] = [], t1: [EpochMillis] = []
         for i in 0..<n {
@@ -26,8 +26,10 @@ import Testing
         #expect(result.featureAUCs.count == 2)
     }
 
-    @Test func aPlantedLeakIsCaughtByName() {
-        let result = LeakageAudit().run(dataset(leak: true))
+    /// Caught every time: ten seeds.
+    @Test(arguments: 1...10)
+    func aPlantedLeakIsCaughtByName(seed: Int) {
+        let result = LeakageAudit().run(dataset(leak: true, seed: UInt64(seed)))
         #expect(!result.passed)
         let finding = result.findings.first { $0.check == "single_feature_auc" }!
         #expect(finding.failed && finding.detail.contains("leak (AUC 0.9"))
