@@ -41,3 +41,21 @@ public enum ProjectFiles {
         return nil
     }
 }
+
+extension ProjectFiles {
+    /// The git commit of the checkout the program runs in (read from `.git`, no git process), with
+    /// `-dirty` never claimed: nil outside a checkout.
+    public static func gitCommit() -> String? {
+        guard let head = find(".git/HEAD"), let text = try? String(contentsOfFile: head, encoding: .utf8) else { return nil }
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard line.hasPrefix("ref: ") else { return line.count == 40 ? line : nil }
+        let ref = String(line.dropFirst(5))
+        let gitDir = (head as NSString).deletingLastPathComponent
+        if let commit = try? String(contentsOfFile: gitDir + "/" + ref, encoding: .utf8) {
+            return commit.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // Packed refs: "<sha> <ref>" lines.
+        guard let packed = try? String(contentsOfFile: gitDir + "/packed-refs", encoding: .utf8) else { return nil }
+        return packed.split(separator: "\n").first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }
+    }
+}

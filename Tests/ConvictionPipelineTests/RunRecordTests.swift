@@ -44,6 +44,14 @@ struct RunRecordTests {
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("record.json"))) as! [String: Any]
         #expect((record["inputs"] as? [[String: String]])?.count == 2)
         #expect((record["seeds"] as? [String: Int])?["training"] == 7)
+        // The commit of this checkout when the tests run inside a plain git checkout; "unknown" otherwise.
+        let version = record["code_version"] as? String ?? ""
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: TestSupport.packageRoot.appendingPathComponent(".git").path, isDirectory: &isDirectory), isDirectory.boolValue {
+            #expect(version.range(of: #"commit [0-9a-f]{40}"#, options: .regularExpression) != nil, "\(version)")
+        } else {
+            #expect(version.contains("commit unknown"))
+        }
         let log = try String(contentsOf: run.appendingPathComponent("train.log"), encoding: .utf8)
         #expect(log.contains("search: fold 1 baseline: 4 trials"))
         #expect(try String(contentsOf: run.appendingPathComponent("configuration.toml"), encoding: .utf8).contains("trials = 4"))

@@ -112,7 +112,7 @@ public struct TrainTask: Sendable {
                                informationCoefficients: ics, degradation: degradation)
         let folder = Dataset.runs.rawValue + "/\(runID)/"
         // The run record: what was run on what, with what, how long it took, what it said and made.
-        let record = RunRecord(runID: runID, codeVersion: "conviction train v\(Self.version)", xgboost: library.versionString,
+        let record = RunRecord(runID: runID, codeVersion: "conviction train v\(Self.version), commit \(ProjectFiles.gitCommit() ?? "unknown (not run from a checkout)")", xgboost: library.versionString,
                                seeds: ["simulation": Int(truncatingIfNeeded: config.simulation.seed), "training": config.training.seed],
                                inputs: zip(files.map(\.0), files.map { ContentHasher.hash($0.1) }).map { RunRecord.Input(key: $0, sha256: $1) },
                                timings: ["train_seconds": trainSeconds, "total_seconds": Date().timeIntervalSince(started)])
