@@ -232,16 +232,16 @@ public struct UpliftExperiment: Sendable {
             if reuse, let previous = reusingBaseline {
                 a = previous.baselineFoldScores[n]
             } else {
-                let fitted = try fitPredict(data, fold: fold, columns: baseColumns, model: "baseline", progress: progress)
+                let fitted = try fitPredict(data, fold: fold, columns: baseColumns, model: "baseline", keep: n == folds.count - 1, progress: progress)
                 a = fitted.scores
                 if let record = fitted.search { searches.append(record) }
-                if n == folds.count - 1 { models["baseline"] = fitted.model }
+                if let model = fitted.model { models["baseline"] = model }
             }
-            let fitted = try fitPredict(data, fold: fold, columns: fullColumns, model: "sentiment", progress: progress)
+            let fitted = try fitPredict(data, fold: fold, columns: fullColumns, model: "sentiment", keep: n == folds.count - 1, progress: progress)
             let b = fitted.scores
             if let record = fitted.search { searches.append(record) }
-            if n == folds.count - 1 {
-                models["sentiment"] = fitted.model
+            if let model = fitted.model {
+                models["sentiment"] = model
                 importance = fitted.gain.map { FeatureGain(feature: data.featureNames[fullColumns[$0.key]], gain: $0.value) }
                     .sorted { ($0.gain, $1.feature) > ($1.gain, $0.feature) }
             }
@@ -289,14 +289,14 @@ public struct UpliftExperiment: Sendable {
     struct Fitted {
         let scores: [Double]
         let search: SearchRecord?
+        /// Total gain per column index, and the model as XGBoost JSON: only for a kept fold (the last).
         let gain: [Int: Double]
-        /// The model as XGBoost JSON.
-        let model: Data
+        let model: Data?
     }
 
     /// Trains on the fold's training rows and scores its test rows; with a search, first tunes on
     /// the training window alone: its latest days score the trials (purged like a test span).
-    func fitPredict(_ data: Dataset, fold: WalkForwardSplitter.Fold, columns: [Int], model: String,
+    func fitPredict(_ data: Dataset, fold: WalkForwardSplitter.Fold, columns: [Int], model: String, keep: Bool,
                     progress: (String) -> Void) throws -> Fitted {
         func matrix(_ rows: [Int], labelled: Bool) throws -> DMatrix {
             try DMatrix(library: library, values: data.matrix(rows: rows, columns: columns), rows: rows.count, columns: columns.count,
@@ -324,6 +324,7 @@ public struct UpliftExperiment: Sendable {
         let booster = try Booster(library: library, parameters: parameters, training: train)
         try booster.train(on: train, rounds: rounds)
         let scores = try booster.predict(try matrix(fold.test, labelled: false)).map(Double.init)
+        guard keep else { return Fitted(scores: scores, search: record, gain: [:], model: nil) }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("conviction-model-\(UUID().uuidString).json")
         try booster.save(to: file.path)
         defer { try? FileManager.default.removeItem(at: file) }
