@@ -36,6 +36,7 @@ public struct ScoreTask: Sendable {
         let partitions = try await context.store.partitions(of: .rawPosts, symbols: context.symbolSet)
             .filter { $0.key.symbol != nil && $0.key.date != nil }.sorted { $0.key < $1.key }
         let chain = Self.chain(context.configuration)
+        let loadNotices = chain.notices.count
         for notice in chain.notices {
             context.logger.warning("score: \(notice)")
             outcome.notes.append(notice)
@@ -117,7 +118,7 @@ public struct ScoreTask: Sendable {
                                              outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
             outcome.done += 1
         }
-        for notice in chain.notices.dropFirst(outcome.notes.count) {
+        for notice in chain.notices.dropFirst(loadNotices) {  // fallbacks while scoring
             context.logger.warning("score: \(notice)")
             outcome.notes.append(notice)
         }

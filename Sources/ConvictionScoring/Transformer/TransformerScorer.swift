@@ -69,7 +69,63 @@ public final class TransformerScorer: SentimentScorer {
     }
     func paddedWidth(_ length: Int) -> Int { Self.paddedWidth(length, maxLength: model.maxLength) }
 
-    func logits(_ rows: [[Int32]], width: Int) throws -> [Float] { try runner.logits(rows, width: width) }
+    public func score(_ texts: [String]) throws -> [ScoredText] {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var results = [ScoredText?](repeating: nil, count: texts.count)
+        let window = batchSize * 8
+        var runNanos: UInt64 = 0
+        var stats = Statistics()
+        for windowStart in stride(from: 0, to: texts.count, by: window) {
+            let range = windowStart..<min(windowStart + window, texts.count)
+            var encoded: [(index: Int, ids: [Int32], width: Int, issue: TextIssue?)] = []
+            for i in range {
+                if let issue = TextIssue.of(texts[i]) {
+                    results[i] = ScoredText(probabilities: .certainNeutral, issue: issue)
+                    continue
+                }
+                let encoding = tokenizer.encode(texts[i])
+                encoded.append((i, encoding.ids, paddedWidth(encoding.ids.count), encoding.truncated > 0 ? .truncated : nil))
+            }
+            // Group by padded width (stable: arrival order inside a width).
+            encoded.sort { $0.width < $1.width }
+            var start = 0
+            while start < encoded.count {
+                let width = encoded[start].width
+                var end = start
+                while end < encoded.count, end - start < effectiveBatchSize, encoded[end].width == width { end += 1 }
+                let batch = encoded[start..<end]
+                start = end
+                // A lone text runs beside a copy of itself: single-row runs take another kernel path.
+                // (Batch-dependent models always run one text, so they need no copy.)
+                var rows = batch.map(\.ids)
+                if rows.count == 1, batchInvariant { rows.append(rows[0]) }
+                let runStart = DispatchTime.now().uptimeNanoseconds
+                let values = try runner.logits(rows, width: width)
+                runNanos += DispatchTime.now().uptimeNanoseconds - runStart
+                let columns = values.count / rows.count
+                for (row, item) in batch.enumerated() {
+                    let logits = values[(row * columns)..<((row + 1) * columns)].map(Double.init)
+                    let top = logits.max()!
+                    let e = logits.map { Foundation.exp($0 - top) }
+                    let sum = e.reduce(0, +)
+                    let p = SentimentProbabilities(negative: e[model.negativeIndex] / sum, neutral: e[model.neutralIndex] / sum,
+                                                   positive: e[model.positiveIndex] / sum)
+                    results[item.index] = ScoredText(probabilities: p, issue: item.issue)
+                    stats.tokens += item.ids.count
+                }
+                stats.batches += 1
+                stats.paddedTokens += rows.count * width
+            }
+        }
+        stats.texts = texts.count
+        stats.runSeconds = Double(runNanos) / 1e9
+        stats.totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        counters.withLock { total in
+            total.texts += stats.texts; total.batches += stats.batches; total.tokens += stats.tokens
+            total.paddedTokens += stats.paddedTokens; total.runSeconds += stats.runSeconds; total.totalSeconds += stats.totalSeconds
+        }
+        return results.map { $0! }
+    }
 }
 
 /// Feeds padded token rows to the session and returns the raw logits, row-major.
@@ -97,66 +153,5 @@ private struct Runner: Sendable {
             throw ORTError(call: "Run", code: nil, message: "\(modelPath): output \(outputName) has shape \(output.shape), expected [\(rows.count), \(labelCount)]")
         }
         return output.values
-    }
-}
-
-extension TransformerScorer {
-
-    public func score(_ texts: [String]) throws -> [ScoredText] {
-        let started = DispatchTime.now().uptimeNanoseconds
-        var results = [ScoredText?](repeating: nil, count: texts.count)
-        let window = batchSize * 8
-        var runNanos: UInt64 = 0
-        var stats = Statistics()
-        for windowStart in stride(from: 0, to: texts.count, by: window) {
-            let range = windowStart..<min(windowStart + window, texts.count)
-            var encoded: [(index: Int, ids: [Int32], issue: TextIssue?)] = []
-            for i in range {
-                if let issue = TextIssue.of(texts[i]) {
-                    results[i] = ScoredText(probabilities: .certainNeutral, issue: issue)
-                    continue
-                }
-                let encoding = tokenizer.encode(texts[i])
-                encoded.append((i, encoding.ids, encoding.truncated > 0 ? .truncated : nil))
-            }
-            // Group by padded width (stable: arrival order inside a width).
-            encoded.sort { paddedWidth($0.ids.count) < paddedWidth($1.ids.count) }
-            var start = 0
-            while start < encoded.count {
-                let width = paddedWidth(encoded[start].ids.count)
-                var end = start
-                while end < encoded.count, end - start < effectiveBatchSize, paddedWidth(encoded[end].ids.count) == width { end += 1 }
-                let batch = encoded[start..<end]
-                start = end
-                // A lone text runs beside a copy of itself: single-row runs take another kernel path.
-                // (Batch-dependent models always run one text, so they need no copy.)
-                var rows = batch.map(\.ids)
-                if rows.count == 1, batchInvariant { rows.append(rows[0]) }
-                let runStart = DispatchTime.now().uptimeNanoseconds
-                let values = try logits(rows, width: width)
-                runNanos += DispatchTime.now().uptimeNanoseconds - runStart
-                let columns = values.count / rows.count
-                for (row, item) in batch.enumerated() {
-                    let logits = values[(row * columns)..<((row + 1) * columns)].map(Double.init)
-                    let top = logits.max()!
-                    let e = logits.map { Foundation.exp($0 - top) }
-                    let sum = e.reduce(0, +)
-                    let p = SentimentProbabilities(negative: e[model.negativeIndex] / sum, neutral: e[model.neutralIndex] / sum,
-                                                   positive: e[model.positiveIndex] / sum)
-                    results[item.index] = ScoredText(probabilities: p, issue: item.issue)
-                    stats.tokens += item.ids.count
-                }
-                stats.batches += 1
-                stats.paddedTokens += rows.count * width
-            }
-        }
-        stats.texts = texts.count
-        stats.runSeconds = Double(runNanos) / 1e9
-        stats.totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        counters.withLock { total in
-            total.texts += stats.texts; total.batches += stats.batches; total.tokens += stats.tokens
-            total.paddedTokens += stats.paddedTokens; total.runSeconds += stats.runSeconds; total.totalSeconds += stats.totalSeconds
-        }
-        return results.map { $0! }
     }
 }
