@@ -12,6 +12,7 @@ let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let asyncHTTPClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOHTTP1", "NIOConcurrencyHelpers"].map { .product(name: $0, package: "swift-nio") }
 
 let package = Package(
     name: "Conviction",
@@ -34,7 +35,9 @@ let package = Package(
         // MARK: - Stages, top to bottom in data-flow order
         .target(name: "ConvictionCore"),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
-        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore"]),
+        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
+        // The local X API server: tests and `make demo` stream through the real client against it.
+        .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionIngest"] + nio),
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", crypto]),
         .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
@@ -43,12 +46,12 @@ let package = Package(
             name: "ConvictionPipeline",
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
-                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
+                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionXEmulator", logging,
             ]
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", argumentParser, logging]
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "ConvictionTesting", path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),

@@ -15,7 +15,7 @@ struct Conviction: AsyncParsableCommand {
         `conviction pipeline` runs them all; each stage skips what it has already done.
         """,
         version: "0.1.0",
-        subcommands: [Simulate.self, Ingest.self, Score.self, Features.self, Train.self, PipelineCommand.self,
+        subcommands: [Simulate.self, Ingest.self, Score.self, Features.self, Train.self, PipelineCommand.self, XEmulatorCommand.self,
                       Runs.self, Dashboard.self, Secrets.self, Config.self]
     )
 }

@@ -156,3 +156,54 @@ public final class PythonServer: @unchecked Sendable {  // immutable after init
         kill(process.processIdentifier, SIGKILL)
     }
 }
+
+/// A `conviction` command left running in the background, its output going to files so a test can
+/// wait for a line, signal it (SIGTERM, SIGKILL) and wait for it to end.
+public final class BackgroundCommand: @unchecked Sendable {  // process and paths fixed after init
+    public let process = Process()
+    public let stdoutPath: URL
+    public let stderrPath: URL
+
+    public init(_ arguments: [String], environment: [String: String] = [:], label: String = "cmd") throws {
+        let dir = TestSupport.temporaryDirectory("bg-\(label)")
+        stdoutPath = dir.appendingPathComponent("stdout")
+        stderrPath = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: stdoutPath.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath.path, contents: nil)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.executableURL = TestSupport.convictionBinary
+        process.arguments = arguments
+        process.currentDirectoryURL = TestSupport.packageRoot
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: stdoutPath)
+        process.standardError = try FileHandle(forWritingTo: stderrPath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var stdout: String { (try? String(contentsOf: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: stderrPath, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Polls the output until `predicate` holds; false on timeout.
+    public func waitFor(timeout: Double = 60, _ predicate: (BackgroundCommand) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate(self) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return predicate(self)
+    }
+
+    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for exit by polling (Process.waitUntilExit can hang off the main thread); nil on timeout.
+    public func waitForExit(timeout: Double = 120) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}

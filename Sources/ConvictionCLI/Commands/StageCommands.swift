@@ -41,24 +41,6 @@ extension Conviction {
         }
     }
 
-    struct Ingest: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Replay X API v2 post archives into the raw store.",
-            discussion: """
-            Reads JSON-lines archives (gzipped when named .gz) of filtered-stream messages or bare post objects;
-            without files, replays the simulator's sim/stream/. Writes raw/posts/dt=/symbol=/ and, for lines that
-            cannot be used, raw/quarantine/ingest/ with the reason and line. Example:
-              conviction ingest ~/archives/2026-11-24.jsonl.gz
-            """)
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "Archive files; none = the simulator's stream.") var files: [String] = []
-
-        func run() async throws {
-            let context = try await global.context(try global.resolve())
-            try report(try await IngestTask(context: context, files: files).run(), context: context)
-        }
-    }
-
     struct Score: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Score raw posts for sentiment, or score texts you give it.",

@@ -61,7 +61,14 @@ struct ConsoleLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let prefix = event.level >= .warning ? "\(event.level): " : ""
-        FileHandle.standardError.write(Data((prefix + "\(event.message)\n").utf8))
+        // Metadata, when a call gives it (the stream's state changes), as sorted key=value pairs.
+        let fields = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            .sorted { $0.key < $1.key }.map { " \($0.key)=\(Self.quoted("\($0.value)"))" }.joined()
+        FileHandle.standardError.write(Data((prefix + "\(event.message)" + fields + "\n").utf8))
+    }
+
+    static func quoted(_ value: String) -> String {
+        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.isEmpty ? value.debugDescription : value
     }
 }
 

@@ -30,19 +30,20 @@ public struct ReplayIngestor: Sendable {
 
     public let store: any ObjectStore
     public let catalog: Catalog
-    public let normalizer: PostNormalizer
+    public let symbols: [Symbol]
+    public let filters: IngestFilters
 
-    public init(store: any ObjectStore, catalog: Catalog, symbols: [Symbol]) {
-        self.store = store; self.catalog = catalog; self.normalizer = PostNormalizer(symbols: symbols)
+    public init(store: any ObjectStore, catalog: Catalog, symbols: [Symbol], filters: IngestFilters = .init()) {
+        self.store = store; self.catalog = catalog; self.symbols = symbols; self.filters = filters
     }
 
     public func replay(_ source: Source) async throws -> Outcome {
         var outcome = Outcome(source: source.name)
         let data = try await source.load()
-        let contentHash = ContentHasher.hash(data)
         var inputHasher = ContentHasher()
-        inputHasher.update(contentHash)
-        inputHasher.update(normalizer.symbols.map(\.rawValue).sorted().joined(separator: ","))
+        inputHasher.update(ContentHasher.hash(data))
+        inputHasher.update(symbols.map(\.rawValue).sorted().joined(separator: ","))
+        inputHasher.update(filters.fingerprint)
         let inputHash = inputHasher.finalize()
         if let done = try await catalog.finished(stage: Self.stage, unit: source.name, inputHash: inputHash, store: store) {
             outcome.skipped = true
@@ -51,60 +52,39 @@ public struct ReplayIngestor: Sendable {
         }
 
         let file = JSONLines.read(data, gzipped: source.name.hasSuffix(".gz"))
-        var partitions: [Partition: [Data]] = [:]
-        var quarantine: [Data] = []
-        var seen: Set<String> = []
+        // Duplicates are found within one source: a source's result must not depend on which
+        // other sources happened to be replayed before it.
+        var processor = PostProcessor(symbols: symbols, filters: filters)
+        var batch = PartitionBatch()
         let lastLine = file.lines.last?.number
-
-        func reject(_ line: JSONLines.Line, _ reason: String, _ detail: String) {
-            outcome.rejected[reason, default: 0] += 1
-            quarantine.append(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number,
-                                               reason: reason, detail: detail, raw: line.text).encoded())
-        }
 
         for line in file.lines {
             if file.damage != nil, line.number == lastLine, !line.bytes.isEmpty, line.bytes.last != UInt8(ascii: "}") {
-                reject(line, "truncated", "line \(line.number) of a damaged file ends early")
+                batch.reject(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number, reason: "truncated",
+                                              detail: "line \(line.number) of a damaged file ends early", raw: line.text))
                 continue
             }
-            do {
-                let (post, symbols) = try normalizer.normalize(line.bytes, receivedAt: nil)
-                guard seen.insert(post.id).inserted else {
-                    reject(line, "duplicate_id", "post \(post.id) already seen in this source")
-                    continue
-                }
-                let date = CivilDate(daysSinceEpoch: Int(Timestamps.floorDiv(post.createdAt, Timestamps.day)))
-                let raw = RawPostLine.encode(payload: line.bytes, receivedAt: post.receivedAt)
-                for symbol in symbols { partitions[Partition(.rawPosts, date: date, symbol: symbol), default: []].append(raw) }
-                outcome.accepted += 1
-            } catch {
-                reject(line, error.reason, "line \(line.number): \(error.detail)")
+            switch processor.process(line.bytes, receivedAt: nil) {
+            case .accepted(let post, let symbols):
+                batch.accept(post, symbols: symbols, payload: line.bytes)
+            case .rejected(let reason, let detail, _, _):
+                batch.reject(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number, reason: reason,
+                                              detail: "line \(line.number): \(detail)", raw: line.text))
             }
         }
+        outcome.accepted = batch.accepted
+        outcome.rejected = batch.rejected
 
         // Part names derive from the source's name, so replaying a source (say, once a truncated
         // file is whole again) overwrites its earlier output instead of adding to it.
-        let part = "part-\(ContentHasher.hash(Data(source.name.utf8)).prefix(16)).jsonl.gz"
-        var outputs: [String] = []
-        var outputHasher = ContentHasher()
-        for (partition, lines) in partitions.sorted(by: { $0.key < $1.key }) {
-            let key = partition.prefix + part
-            let bytes = try JSONLines.encode(lines)
-            try await store.put(key, data: bytes)
-            outputs.append(key)
-            outputHasher.update(bytes)
-        }
-        if !quarantine.isEmpty {
-            let key = Dataset.quarantine.rawValue + "/\(Self.stage)/" + part
-            try await store.put(key, data: try JSONLines.encode(quarantine))
-            outputs.append(key)
-        }
+        let (outputs, outputHash) = try await batch.write(to: store, partName: String(ContentHasher.hash(Data(source.name.utf8)).prefix(16)),
+                                                          stage: Self.stage)
         if let damage = file.damage {
             outcome.failure = "\(source.name): \(damage)"
             return outcome  // not recorded as finished: the next run retries it
         }
         try await catalog.record(.init(stage: Self.stage, unit: source.name, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                 outputHash: outputHasher.finalize(), rows: outcome.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
+                                 outputHash: outputHash, rows: outcome.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
         return outcome
     }
 }

@@ -2,6 +2,7 @@ import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest
 import ConvictionModeling
+import ConvictionStore
 import Foundation
 
 /// Everything a run needs, resolved once by the CLI in this order: defaults, then the
@@ -10,8 +11,10 @@ public struct ConvictionConfiguration: Sendable {
     /// Store root: a local folder (S3 arrives with the AWS backend).
     public var dataDir = "data"
     public var symbols = Symbol.universe
-    /// Financial keywords for the stream rules (used by live ingestion).
-    public var keywords = ["stock", "stocks", "shares", "earnings", "buy", "sell", "calls", "puts", "bullish", "bearish", "price", "market"]
+    /// Financial keywords: posts about ambiguous cashtags ($V, $MA) need one, in the stream rules
+    /// and in the client-side filter.
+    public var keywords = IngestFilters.defaultKeywords
+    public var ingest = IngestSettings()
     public var simulation = MarketSimulator.Configuration()
     public var scoring = ScoringSettings()
     public var features = FeatureBuilder.Configuration()
@@ -58,6 +61,46 @@ public struct ConvictionConfiguration: Sendable {
         public var onnxruntimeLibrary = ""
         /// Distinct texts remembered within a run (reposts and templates are scored once); 0 = none.
         public var cacheEntries = 200_000
+    }
+
+    public struct IngestSettings: Sendable {
+        /// Where the pipeline's posts come from: `emulator` (the simulator's posts streamed through
+        /// the real X client from the local X API server, the demo), `replay` (archives replayed
+        /// directly), or `stored` (what a separate `conviction ingest stream` already stored).
+        public var source = "emulator"
+        public var apiBase = "https://api.x.com"
+        /// Filters; their keywords come from `universe.keywords`.
+        public var filters = IngestFilters()
+        public var idleTimeoutSeconds = 21.0
+        public var commitIntervalSeconds = 60
+        public var fsyncIntervalMillis = 1000
+        public var queueCapacity = 100_000
+        /// Port for `/metrics` while streaming; 0 = not served.
+        public var metricsPort = 0
+        /// Journal and de-duplication state; empty = `<data.dir>/ingest-state` (for s3:// a folder
+        /// under `.conviction-cache/`).
+        public var stateDir = ""
+        public var maxAuthFailures = 5
+        /// Posts per second the local X API server publishes in the demo.
+        public var emulatorRate = 20_000.0
+    }
+
+    /// The ingest filters with the configured keywords.
+    public var ingestFilters: IngestFilters {
+        var f = ingest.filters
+        f.keywords = Set(keywords.map { $0.lowercased() })
+        return f
+    }
+
+    public var streamRuleSet: StreamRuleSet {
+        StreamRuleSet(symbols: symbols, filters: ingestFilters, ruleKeywords: keywords)
+    }
+
+    /// The journal folder of the stream ingester.
+    public var ingestStateDirectory: URL {
+        if !ingest.stateDir.isEmpty { return URL(fileURLWithPath: ingest.stateDir) }
+        if usesS3 { return URL(fileURLWithPath: ".conviction-cache/ingest-\(ContentHasher.hash(Data(dataDir.utf8)).prefix(16))") }
+        return URL(fileURLWithPath: dataDir).appendingPathComponent("ingest-state")
     }
 
     public struct SecretsSettings: Sendable {
@@ -162,8 +205,56 @@ public struct ConvictionConfiguration: Sendable {
                 for s in list where s.isEmpty || !s.allSatisfy({ $0.isLetter }) { throw ValueError(message: "\(s.debugDescription) is not a ticker") }
                 c.symbols = list.map(Symbol.init)
             }),
-        Key(name: "universe.keywords", help: "Financial keywords the stream rules require beside the cashtag.",
-            get: { .array($0.keywords.map { .string($0) }) }, set: { c, v throws(ValueError) in c.keywords = try strings(v) }),
+        Key(name: "universe.keywords", help: "Financial keywords (whole words): posts about ingest.keyword_symbols need one, in the stream rules and the client filter.",
+            get: { .array($0.keywords.map { .string($0) }) },
+            set: { c, v throws(ValueError) in
+                let list = try strings(v)
+                for k in list where k.isEmpty || !k.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                    throw ValueError(message: "\(k.debugDescription) is not a single ASCII word")
+                }
+                c.keywords = list.map { $0.lowercased() }
+            }),
+        Key(name: "ingest.source", help: "Posts for the pipeline: emulator (simulated posts streamed through the X client from the local X API server), replay (archives replayed directly), stored (already ingested).",
+            get: { .string($0.ingest.source) }, set: { c, v throws(ValueError) in c.ingest.source = try oneOf(v, ["emulator", "replay", "stored"]) }),
+        Key(name: "ingest.api_base", help: "X API base URL (a local X API server in tests).",
+            get: { .string($0.ingest.apiBase) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
+                c.ingest.apiBase = s
+            }),
+        Key(name: "ingest.languages", help: "Accepted post languages (lang); empty = all.",
+            get: { .array($0.ingest.filters.languages.sorted().map { .string($0) }) },
+            set: { c, v throws(ValueError) in c.ingest.filters.languages = Set(try strings(v)) }),
+        Key(name: "ingest.drop_retweets", help: "Drop retweets (the rules say -is:retweet).",
+            get: { .bool($0.ingest.filters.dropRetweets) }, set: { c, v throws(ValueError) in c.ingest.filters.dropRetweets = try bool(v) }),
+        Key(name: "ingest.max_cashtags", help: "Posts with more distinct cashtags are cashtag spam; 0 = no limit.",
+            get: { .integer($0.ingest.filters.maxCashtags) }, set: { c, v throws(ValueError) in c.ingest.filters.maxCashtags = try int(v, 0...100) }),
+        Key(name: "ingest.keyword_symbols", help: "Symbols whose posts need a financial keyword (ambiguous cashtags); [\"*\"] = all.",
+            get: { .array($0.ingest.filters.keywordSymbols.map { .string($0.rawValue) }.sorted { "\($0)" < "\($1)" }) },
+            set: { c, v throws(ValueError) in c.ingest.filters.keywordSymbols = Set(try strings(v).map(Symbol.init)) }),
+        Key(name: "ingest.bot_patterns", help: "Phrases (case-insensitive) that mark bot spam.",
+            get: { .array($0.ingest.filters.botPatterns.map { .string($0) }) },
+            set: { c, v throws(ValueError) in c.ingest.filters.botPatterns = try strings(v).filter { !$0.isEmpty } }),
+        Key(name: "ingest.duplicate_window_seconds", help: "The same text from the same author within this window is a duplicate.",
+            get: { .integer($0.ingest.filters.duplicateTextWindowSeconds) },
+            set: { c, v throws(ValueError) in c.ingest.filters.duplicateTextWindowSeconds = try int(v, 0...7 * 86_400) }),
+        Key(name: "ingest.idle_timeout_seconds", help: "No bytes, not even a keep-alive, for this long: the stream is dead, reconnect.",
+            get: { .float($0.ingest.idleTimeoutSeconds) }, set: { c, v throws(ValueError) in c.ingest.idleTimeoutSeconds = try double(v, 0.05...600) }),
+        Key(name: "ingest.commit_interval_seconds", help: "Journal segments are committed to the store at least this often.",
+            get: { .integer($0.ingest.commitIntervalSeconds) }, set: { c, v throws(ValueError) in c.ingest.commitIntervalSeconds = try int(v, 1...86_400) }),
+        Key(name: "ingest.fsync_interval_ms", help: "The journal is fsynced at least this often (a power cut loses at most this much).",
+            get: { .integer($0.ingest.fsyncIntervalMillis) }, set: { c, v throws(ValueError) in c.ingest.fsyncIntervalMillis = try int(v, 0...600_000) }),
+        Key(name: "ingest.queue_capacity", help: "Lines the reader may queue ahead of processing (overflow is recovered by backfill).",
+            get: { .integer($0.ingest.queueCapacity) }, set: { c, v throws(ValueError) in c.ingest.queueCapacity = try int(v, 100...10_000_000) }),
+        Key(name: "ingest.metrics_port", help: "Serve Prometheus /metrics on this loopback port while streaming; 0 = off.",
+            get: { .integer($0.ingest.metricsPort) }, set: { c, v throws(ValueError) in c.ingest.metricsPort = try int(v, 0...65_535) }),
+        Key(name: "ingest.state_dir", help: "Journal and de-duplication state; empty = <data.dir>/ingest-state.",
+            get: { .string($0.ingest.stateDir) }, set: { c, v throws(ValueError) in c.ingest.stateDir = try string(v) }),
+        Key(name: "ingest.max_auth_failures", help: "Consecutive 401/403 answers before the stream gives up.",
+            get: { .integer($0.ingest.maxAuthFailures) }, set: { c, v throws(ValueError) in c.ingest.maxAuthFailures = try int(v, 1...1000) }),
+        Key(name: "ingest.emulator_rate", help: "Posts per second the local X API server publishes in the demo.",
+            get: { .float($0.ingest.emulatorRate) }, set: { c, v throws(ValueError) in c.ingest.emulatorRate = try double(v, 1...1_000_000) }),
         Key(name: "simulation.seed", help: "Seed: the same seed and settings give byte-identical data.",
             get: { .integer(Int($0.simulation.seed)) }, set: { c, v throws(ValueError) in c.simulation.seed = UInt64(try int(v, 0...Int.max)) }),
         Key(name: "simulation.start", help: "First calendar day (YYYY-MM-DD); the first session is on or after it.",

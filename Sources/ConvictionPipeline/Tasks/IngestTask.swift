@@ -1,11 +1,16 @@
 import ConvictionCore
 import ConvictionIngest
 import ConvictionStore
+import ConvictionXEmulator
 import Foundation
 import Logging
 
-/// Replays post archives into the raw store: by default the simulator's `sim/stream/` archive,
-/// or files named on the command line (X API v2 JSON lines, optionally gzipped).
+/// Brings posts into the raw store, from where `ingest.source` says:
+/// - `emulator` (the demo): the simulator's `sim/stream/` posts are published by the local X API
+///   server and streamed in through the real X client, rules, journal and backfill included;
+/// - `replay`: archives (files named on the command line, or `sim/stream/`) are replayed directly;
+/// - `stored`: a separate `conviction ingest stream` has stored them; nothing to do here.
+/// Every path applies the same filters and writes the same `raw/posts/dt=/symbol=/` partitions.
 public struct IngestTask: Sendable {
     let context: PipelineContext
     let files: [String]
@@ -13,13 +18,30 @@ public struct IngestTask: Sendable {
     public init(context: PipelineContext, files: [String] = []) { self.context = context; self.files = files }
 
     public func run() async throws -> StageOutcome {
+        if !files.isEmpty { return try await replay() }
+        switch context.configuration.ingest.source {
+        case "stored":
+            var outcome = StageOutcome(stage: ReplayIngestor.stage)
+            outcome.notes.append("ingest.source = stored: using the posts already in raw/posts/")
+            return outcome
+        case "replay": return try await replay()
+        default: return try await emulatedStream()
+        }
+    }
+
+    /// The simulator's archive files, in key order.
+    func simulatorArchives() async throws -> [String] {
+        try await context.store.list(prefix: Dataset.simulatedStream.rawValue + "/").filter { $0.hasSuffix(".jsonl.gz") }
+    }
+
+    // MARK: - Replay
+
+    func replay() async throws -> StageOutcome {
         var outcome = StageOutcome(stage: ReplayIngestor.stage)
         let store = context.store
         var sources: [ReplayIngestor.Source] = []
         if files.isEmpty {
-            for key in try await store.list(prefix: Dataset.simulatedStream.rawValue + "/") where key.hasSuffix(".jsonl.gz") {
-                sources.append(.init(name: key) { try await store.get(key) })
-            }
+            for key in try await simulatorArchives() { sources.append(.init(name: key) { try await store.get(key) }) }
         } else {
             for file in files {
                 let path = URL(fileURLWithPath: file).standardizedFileURL.path
@@ -38,7 +60,8 @@ public struct IngestTask: Sendable {
                 : "replay \(sources.count) archive file(s) into raw/posts/ (already finished ones are skipped)"]
             return outcome
         }
-        let ingestor = ReplayIngestor(store: store, catalog: context.catalog, symbols: context.configuration.symbols)
+        let ingestor = ReplayIngestor(store: store, catalog: context.catalog, symbols: context.configuration.symbols,
+                                      filters: context.configuration.ingestFilters)
         var meter = ProgressMeter(stage: "ingest", total: sources.count, logger: context.logger)
         var rejected: [String: Int] = [:]
         for (i, source) in sources.enumerated() {
@@ -52,10 +75,120 @@ public struct IngestTask: Sendable {
             }
             meter.step(i + 1, rows: outcome.rows)
         }
-        if !rejected.isEmpty {
-            outcome.notes.append("quarantined: " + rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                                 + " (see raw/quarantine/ingest/)")
-        }
+        if !rejected.isEmpty { outcome.notes.append(Self.quarantineNote(rejected)) }
         return outcome
+    }
+
+    public static func quarantineNote(_ rejected: [String: Int]) -> String {
+        "quarantined: " + rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + " (see raw/quarantine/ingest/)"
+    }
+
+    // MARK: - Streaming from the local X API server
+
+    static let streamUnit = "x-emulator-stream"
+
+    func emulatedStream() async throws -> StageOutcome {
+        var outcome = StageOutcome(stage: ReplayIngestor.stage)
+        let configuration = context.configuration
+        let store = context.store
+        let archives = try await simulatorArchives()
+        if context.dryRun {
+            outcome.planned = ["stream the simulator's posts (sim/stream/, \(archives.count) file(s) now) from the local X API server through the X client into raw/posts/"]
+            return outcome
+        }
+        var lines: [Data] = []
+        var inputHasher = ContentHasher()
+        for key in archives {
+            let data = try await store.get(key)
+            inputHasher.update(ContentHasher.hash(data))
+            let file = JSONLines.read(data, gzipped: true)
+            if let damage = file.damage { throw StoreError(key: key, message: "damaged simulator archive: \(damage); run simulate again") }
+            lines += file.lines.map(\.bytes)
+        }
+        inputHasher.update(configuration.symbols.map(\.rawValue).joined(separator: ","))
+        inputHasher.update(configuration.ingestFilters.fingerprint)
+        let inputHash = inputHasher.finalize()
+        if let done = try await context.catalog.finished(stage: ReplayIngestor.stage, unit: Self.streamUnit, inputHash: inputHash, store: store) {
+            outcome.skipped = 1
+            outcome.rows = done.rows
+            return outcome
+        }
+
+        // The server and the client share a token made up for this run; it is no real credential.
+        let token = Secret(UUID().uuidString)
+        var serverConfiguration = XAPIEmulator.Configuration(bearerToken: token.reveal())
+        serverConfiguration.postsPerSecond = configuration.ingest.emulatorRate
+        serverConfiguration.keepAliveInterval = .seconds(1)
+        serverConfiguration.streamConnectLimit = 1_000
+        let emulator = try XAPIEmulator(configuration: serverConfiguration, feedLines: lines)
+        let base = try await emulator.start()
+        let api = XAPIClient(baseURL: base, bearer: token)
+        defer { Task { await api.shutdown(); await emulator.stop() } }
+        _ = try await RulesSync(api: api, wanted: try configuration.streamRuleSet.rules()).apply(dryRun: false)
+
+        // The previous stream of other inputs is replaced, not added to.
+        if let previous = try context.catalog.completion(stage: ReplayIngestor.stage, unit: Self.streamUnit) {
+            for key in previous.outputKeyList { try? await store.delete(key) }
+        }
+        // A fresh journal each time: the input changed (or was never streamed), so earlier
+        // de-duplication state would hide posts that now belong in the store.
+        let stateDirectory = configuration.ingestStateDirectory.appendingPathComponent("emulator")
+        try? FileManager.default.removeItem(at: stateDirectory)
+        var settings = StreamIngestor.Settings(configuration)
+        settings.commitPosts = 50_000
+        let journal = try IngestJournal(folder: stateDirectory, fsyncInterval: settings.fsyncInterval)
+        let ingestor = StreamIngestor(api: api, store: store, journal: journal,
+                                      symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
+                                      settings: settings, logger: context.logger.quietened(below: .notice))
+        let total = emulator.state.total
+        let started = ContinuousClock.now
+        let watcher = Task {
+            var lastPrint = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                let published = emulator.state.published
+                let seconds = (ContinuousClock.now - started).seconds
+                if ContinuousClock.now - lastPrint > .seconds(2) {
+                    lastPrint = .now
+                    let rate = Double(ingestor.metrics.snapshot.postsBySymbol.values.reduce(0, +)) / max(seconds, 0.001)
+                    context.logger.info("ingest: \(published) of \(total) posts published by the local X API server, \(Int(rate)) stored/s, ETA \(Int(Double(total - published) / configuration.ingest.emulatorRate)) s")
+                }
+                // Everything published: stop once the client has been quiet for a second.
+                if published >= total { ingestor.stopWhenIdle(.seconds(1)); break }
+            }
+        }
+        let summary = try await ingestor.run()
+        watcher.cancel()
+        if let fatal = summary.fatal { throw StoreError(key: base, message: fatal) }
+        let emitted = emulator.emittedIDs().count
+        outcome.done = 1
+        outcome.rows = summary.accepted
+        outcome.notes.append("streamed \(emitted) of \(total) simulated posts that match the rules through the X client (\(summary.connects) connection(s), \(summary.backfilled) backfilled) in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
+        outcome.notes.append(Self.quarantineNote(summary.rejected) + "; \(total - emitted) posts did not match the stream rules")
+        try await context.catalog.record(.init(stage: ReplayIngestor.stage, unit: Self.streamUnit, inputHash: inputHash,
+                                               outputKeys: journal.writtenKeys.joined(separator: "\n"),
+                                               outputHash: "", rows: summary.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
+        return outcome
+    }
+}
+
+extension StreamIngestor.Settings {
+    /// The `ingest.*` settings.
+    public init(_ configuration: ConvictionConfiguration) {
+        self.init()
+        idleTimeout = .milliseconds(Int64(configuration.ingest.idleTimeoutSeconds * 1000))
+        commitInterval = .seconds(configuration.ingest.commitIntervalSeconds)
+        fsyncInterval = .milliseconds(configuration.ingest.fsyncIntervalMillis)
+        queueCapacity = configuration.ingest.queueCapacity
+        maxAuthFailures = configuration.ingest.maxAuthFailures
+    }
+}
+
+extension Logger {
+    /// A copy that logs only at `level` and above (the stream's state changes are `info`).
+    func quietened(below level: Logger.Level) -> Logger {
+        var copy = self
+        copy.logLevel = Swift.max(copy.logLevel, level)
+        return copy
     }
 }

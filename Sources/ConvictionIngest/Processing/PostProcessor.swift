@@ -1,0 +1,124 @@
+import ConvictionCore
+import Foundation
+
+/// Decides, post by post, what is kept: normalise, then de-duplicate and filter, in a fixed order
+/// so that every source (stream, backfill, archive) gives the same answer for the same posts.
+///
+/// The order: normalise (`malformed`, `bad_value`, `no_symbol`), `duplicate_id` (any id seen
+/// before, whatever became of it), `language`, `retweet`, `cashtag_spam`, `bot_pattern`,
+/// `no_keyword` (keyword symbols without a keyword are dropped; none left rejects), and
+/// `duplicate_text` (same author and text as an accepted post within the window).
+public struct PostProcessor: Sendable {
+    public enum Decision: Sendable {
+        case accepted(Post, symbols: [Symbol])
+        case rejected(reason: String, detail: String, id: UInt64?, createdAt: EpochMillis? = nil)
+    }
+
+    public let normalizer: PostNormalizer
+    public let filters: IngestFilters
+    private let botPatterns: [[UInt8]]
+    private(set) var seenIDs: Set<UInt64> = []
+    /// Author and text (FNV-1a, so it can be persisted) -> `created_at` of the last accepted post.
+    private(set) var acceptedTexts: [UInt64: EpochMillis] = [:]
+
+    public init(symbols: some Sequence<Symbol>, filters: IngestFilters) {
+        normalizer = PostNormalizer(symbols: symbols)
+        self.filters = filters
+        botPatterns = filters.botPatterns.map { Array($0.utf8).map(Self.asciiLower) }
+    }
+
+    public var distinctIDs: Int { seenIDs.count }
+
+    /// Restores state after a restart: ids already stored or quarantined, and recent texts.
+    public mutating func remember(id: UInt64) { seenIDs.insert(id) }
+    public mutating func remember(textKey: UInt64, createdAt: EpochMillis) {
+        acceptedTexts[textKey] = max(acceptedTexts[textKey] ?? .min, createdAt)
+    }
+    public func hasSeen(_ id: UInt64) -> Bool { seenIDs.contains(id) }
+
+    /// Forgets texts older than the window before `now`, so the map stays bounded.
+    public mutating func pruneTexts(before cutoff: EpochMillis) {
+        acceptedTexts = acceptedTexts.filter { $0.value >= cutoff }
+    }
+
+    public mutating func process(_ line: Data, receivedAt: EpochMillis?) -> Decision {
+        let post: Post, matched: [Symbol]
+        do {
+            (post, matched) = try normalizer.normalize(line, receivedAt: receivedAt)
+        } catch {
+            return .rejected(reason: error.reason, detail: error.detail, id: nil, createdAt: nil)
+        }
+        let id = UInt64(post.id) ?? 0
+        guard seenIDs.insert(id).inserted else {
+            return .rejected(reason: "duplicate_id", detail: "post \(post.id) was already received", id: id, createdAt: post.createdAt)
+        }
+        if !filters.languages.isEmpty, !filters.languages.contains(post.lang ?? "und") {
+            return .rejected(reason: "language", detail: "lang \(post.lang ?? "und") is not one of \(filters.languages.sorted().joined(separator: ", "))", id: id, createdAt: post.createdAt)
+        }
+        if filters.dropRetweets, post.isRetweet {
+            return .rejected(reason: "retweet", detail: "referenced_tweets has type retweeted", id: id, createdAt: post.createdAt)
+        }
+        if filters.maxCashtags > 0, post.cashtags.count > filters.maxCashtags {
+            return .rejected(reason: "cashtag_spam", detail: "\(post.cashtags.count) cashtags, more than \(filters.maxCashtags)", id: id, createdAt: post.createdAt)
+        }
+        let lowered = Array(post.text.utf8).map(Self.asciiLower)
+        if let pattern = botPatterns.firstIndex(where: { Self.contains(lowered, $0) }) {
+            return .rejected(reason: "bot_pattern", detail: "text contains \(filters.botPatterns[pattern].debugDescription)", id: id, createdAt: post.createdAt)
+        }
+        var symbols = matched
+        if symbols.contains(where: filters.needsKeyword) {
+            let hasKeyword = Self.words(lowered).contains { filters.keywords.contains($0) }
+            if !hasKeyword { symbols.removeAll(where: filters.needsKeyword) }
+            if symbols.isEmpty {
+                return .rejected(reason: "no_keyword", detail: "\(matched.map(\.cashtag).joined(separator: " ")) without a financial keyword", id: id, createdAt: post.createdAt)
+            }
+        }
+        let key = Self.textKey(author: post.authorID, text: post.text)
+        if let last = acceptedTexts[key], abs(post.createdAt - last) <= Int64(filters.duplicateTextWindowSeconds) * 1000 {
+            return .rejected(reason: "duplicate_text", detail: "author \(post.authorID) posted the same text within \(filters.duplicateTextWindowSeconds) s", id: id, createdAt: post.createdAt)
+        }
+        acceptedTexts[key] = post.createdAt
+        return .accepted(post, symbols: symbols)
+    }
+
+    /// FNV-1a over author, a separator and text: stable across runs, unlike `Hasher`.
+    public static func textKey(author: String, text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in author.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01b3
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash
+    }
+
+    public static func asciiLower(_ byte: UInt8) -> UInt8 { (byte >= 65 && byte <= 90) ? byte + 32 : byte }
+
+    /// Words of lower-cased bytes: runs of `a-z0-9`; every other byte separates.
+    public static func words(_ bytes: [UInt8]) -> [String] {
+        var words: [String] = []
+        var start = -1
+        for (i, b) in bytes.enumerated() {
+            let isWordByte = (b >= 97 && b <= 122) || (b >= 48 && b <= 57)
+            if isWordByte { if start < 0 { start = i } } else if start >= 0 {
+                words.append(String(decoding: bytes[start..<i], as: UTF8.self)); start = -1
+            }
+        }
+        if start >= 0 { words.append(String(decoding: bytes[start...], as: UTF8.self)) }
+        return words
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
+        let first = needle[0]
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,244 @@
+import ConvictionCore
+import ConvictionStore
+import Foundation
+import GRDB
+
+/// The stream's write-ahead journal. Every post the processor decided on is appended to the open
+/// segment with one `write` (so `kill -9` loses nothing already written) and fsynced at an interval
+/// (so a power cut loses at most that interval). A commit closes the segment, writes its posts as
+/// `part-stream-<instance>-<segment>.jsonl.gz` into each date/symbol partition (and its rejects into
+/// the quarantine), records the ids in the state database, then deletes the segment. A crash at any
+/// point leaves either the segment (committed again on restart, overwriting the same part names)
+/// or the recorded ids: nothing is lost and nothing is stored twice.
+///
+/// Segment line: `P|Q <TAB> id <TAB> created_at <TAB> text key <TAB> partitions (comma) <TAB> JSON`.
+public final class IngestJournal: @unchecked Sendable {
+    // @unchecked: used by one task at a time (the ingester's processing task).
+    public static let stage = "ingest"
+
+    public let folder: URL
+    let database: DatabaseQueue
+    /// Distinguishes this journal's part files from another ingester's writing to the same store.
+    public let instance: String
+    private var handle: FileHandle?
+    private var segment: Int
+    private var lastSync = ContinuousClock.now
+    private var unsynced = false
+    public private(set) var entriesInSegment = 0
+    /// Every object key this journal has written to the store since it was opened.
+    public private(set) var writtenKeys: [String] = []
+    let fsyncInterval: Duration
+
+    public struct Entry: Sendable {
+        public enum Kind: String, Sendable { case post = "P", quarantine = "Q" }
+        public var kind: Kind
+        public var id: UInt64
+        public var createdAt: EpochMillis
+        public var textKey: UInt64
+        public var partitions: [Partition]
+        public var json: Data
+
+        public init(kind: Kind, id: UInt64, createdAt: EpochMillis, textKey: UInt64, partitions: [Partition], json: Data) {
+            self.kind = kind; self.id = id; self.createdAt = createdAt; self.textKey = textKey; self.partitions = partitions; self.json = json
+        }
+    }
+
+    public init(folder: URL, fsyncInterval: Duration = .seconds(1)) throws {
+        self.folder = folder
+        self.fsyncInterval = fsyncInterval
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("segments"), withIntermediateDirectories: true)
+        database = try DatabaseQueue(path: folder.appendingPathComponent("state.sqlite").path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-ingest-state") { db in
+            try db.create(table: "seen_id") { t in
+                t.primaryKey("id", .integer)
+                t.column("created_at", .integer).notNull().indexed()
+            }
+            try db.create(table: "seen_text") { t in
+                t.primaryKey("key", .integer)
+                t.column("created_at", .integer).notNull().indexed()
+            }
+            try db.create(table: "meta") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
+        try migrator.migrate(database)
+        instance = try database.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance'") { return existing }
+            let fresh = String(UUID().uuidString.lowercased().prefix(8))
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('instance', ?)", arguments: [fresh])
+            return fresh
+        }
+        // Segment numbers name part files, so they never repeat: not after a commit deleted every
+        // segment file, not after a restart.
+        let committed = try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_segment'").flatMap(Int.init) } ?? 0
+        segment = max(Self.segmentNumbers(in: folder).max() ?? 0, committed) + 1
+    }
+
+    var segmentsFolder: URL { folder.appendingPathComponent("segments") }
+
+    static func segmentNumbers(in folder: URL) -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("segments").path)) ?? []
+        return names.compactMap { name in
+            guard name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
+            return Int(name.dropFirst(8).dropLast(4))
+        }.sorted()
+    }
+
+    func path(of segment: Int) -> URL { segmentsFolder.appendingPathComponent(String(format: "segment-%012d.log", segment)) }
+
+    // MARK: - Recovery
+
+    /// What a restart must know: ids and texts already decided, the newest id (the backfill's
+    /// `since_id`), and the segments a crash left uncommitted.
+    public struct Recovered: Sendable {
+        public var ids: [UInt64] = []
+        public var texts: [(UInt64, EpochMillis)] = []
+        public var newestID: UInt64?
+        public var pendingSegments: [Int] = []
+        public var truncatedLines = 0
+    }
+
+    /// Reads the state database and every segment left behind. `retention` bounds the ids kept in
+    /// memory, counted back from the newest `created_at` seen (not the wall clock: archives and the
+    /// simulator post in the past).
+    public func recover(textWindowMillis: Int64) throws -> Recovered {
+        var recovered = Recovered()
+        try database.read { db in
+            for row in try Row.fetchAll(db, sql: "SELECT id FROM seen_id") { recovered.ids.append(UInt64(bitPattern: row[0] as Int64)) }
+            for row in try Row.fetchAll(db, sql: "SELECT key, created_at FROM seen_text") {
+                recovered.texts.append((UInt64(bitPattern: row[0] as Int64), row[1]))
+            }
+            if let newest = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'newest_id'") { recovered.newestID = UInt64(newest) }
+        }
+        for number in Self.segmentNumbers(in: folder) {
+            let (entries, truncated) = try readSegment(number)
+            recovered.truncatedLines += truncated
+            for entry in entries {
+                recovered.ids.append(entry.id)
+                if entry.kind == .post { recovered.texts.append((entry.textKey, entry.createdAt)) }
+                recovered.newestID = max(recovered.newestID ?? 0, entry.id)
+            }
+            recovered.pendingSegments.append(number)
+        }
+        _ = textWindowMillis
+        return recovered
+    }
+
+    /// A segment's complete lines; a last line cut short by a crash is dropped (its post was never
+    /// acknowledged, and the backfill after restart fetches it again).
+    func readSegment(_ number: Int) throws -> ([Entry], truncated: Int) {
+        let data = (try? Data(contentsOf: path(of: number))) ?? Data()
+        var entries: [Entry] = []
+        var truncated = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            guard let newline = data[start...].firstIndex(of: 0x0A) else { truncated += 1; break }
+            if let entry = Self.parse(data[start..<newline]) { entries.append(entry) } else { truncated += 1 }
+            start = newline + 1
+        }
+        return (entries, truncated)
+    }
+
+    static func parse(_ line: Data) -> Entry? {
+        let fields = line.split(separator: 0x09, maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, let kind = Entry.Kind(rawValue: String(decoding: fields[0], as: UTF8.self)),
+              let id = UInt64(String(decoding: fields[1], as: UTF8.self)),
+              let createdAt = Int64(String(decoding: fields[2], as: UTF8.self)),
+              let textKey = UInt64(String(decoding: fields[3], as: UTF8.self)) else { return nil }
+        let partitions = fields[4].split(separator: 0x2C).compactMap { Partition.containing(String(decoding: $0, as: UTF8.self) + "x", in: .rawPosts) }
+        return Entry(kind: kind, id: id, createdAt: createdAt, textKey: textKey, partitions: partitions, json: Data(fields[5]))
+    }
+
+    // MARK: - Appending
+
+    public func append(_ entry: Entry) throws {
+        if handle == nil {
+            FileManager.default.createFile(atPath: path(of: segment).path, contents: nil)
+            handle = try FileHandle(forWritingTo: path(of: segment))
+            try handle?.seekToEnd()
+        }
+        var line = Data("\(entry.kind.rawValue)\t\(entry.id)\t\(entry.createdAt)\t\(entry.textKey)\t".utf8)
+        line.append(Data(entry.partitions.map(\.prefix).joined(separator: ",").utf8))
+        line.append(0x09)
+        line.append(entry.json)
+        line.append(0x0A)
+        try handle?.write(contentsOf: line)
+        entriesInSegment += 1
+        unsynced = true
+        syncIfDue()
+    }
+
+    /// fsyncs the open segment when the interval has passed since the last sync.
+    public func syncIfDue(force: Bool = false) {
+        guard unsynced, let handle, force || ContinuousClock.now - lastSync >= fsyncInterval else { return }
+        try? handle.synchronize()
+        unsynced = false
+        lastSync = .now
+    }
+
+    // MARK: - Committing
+
+    /// Closes the open segment (if it holds anything) and commits every segment on disk.
+    /// Returns the posts committed.
+    @discardableResult
+    public func commit(to store: any ObjectStore) async throws -> Int {
+        if let handle {
+            try handle.synchronize()
+            try handle.close()
+            self.handle = nil
+            unsynced = false
+            segment += 1
+            entriesInSegment = 0
+        }
+        var committed = 0
+        for number in Self.segmentNumbers(in: folder) { committed += try await commitSegment(number, to: store) }
+        return committed
+    }
+
+    func commitSegment(_ number: Int, to store: any ObjectStore) async throws -> Int {
+        let (entries, _) = try readSegment(number)
+        var batch = PartitionBatch()
+        for entry in entries {
+            switch entry.kind {
+            case .post:
+                for partition in entry.partitions { batch.add(rawLine: entry.json, to: partition) }
+                batch.countAccepted(1)
+            case .quarantine:
+                batch.add(quarantineLine: entry.json)
+            }
+        }
+        if !batch.isEmpty {
+            writtenKeys += try await batch.write(to: store, partName: "stream-\(instance)-\(String(format: "%012d", number))", stage: Self.stage).keys
+        }
+        let newest = entries.map(\.id).max()
+        let maxCreated = entries.map(\.createdAt).max()
+        try await database.write { db in
+            for entry in entries {
+                try db.execute(sql: "INSERT OR IGNORE INTO seen_id (id, created_at) VALUES (?, ?)", arguments: [Int64(bitPattern: entry.id), entry.createdAt])
+                if entry.kind == .post {
+                    try db.execute(sql: "INSERT OR REPLACE INTO seen_text (key, created_at) VALUES (?, ?)", arguments: [Int64(bitPattern: entry.textKey), entry.createdAt])
+                }
+            }
+            let lastSegment = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_segment'").flatMap(Int.init) ?? 0
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_segment', ?)", arguments: [String(max(lastSegment, number))])
+            if let newest {
+                let current = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'newest_id'").flatMap(UInt64.init) ?? 0
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('newest_id', ?)", arguments: [String(max(current, newest))])
+            }
+            // Ids older than recent search's 7 days (by the data's own clock) cannot come back.
+            if let maxCreated {
+                try db.execute(sql: "DELETE FROM seen_id WHERE created_at < ?", arguments: [maxCreated - 8 * Timestamps.day])
+                try db.execute(sql: "DELETE FROM seen_text WHERE created_at < ?", arguments: [maxCreated - 2 * Timestamps.day])
+            }
+        }
+        try FileManager.default.removeItem(at: path(of: number))
+        return entries.filter { $0.kind == .post }.count
+    }
+
+    /// Ids this journal has committed (for tests and reports).
+    public func committedIDCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM seen_id") ?? 0 }
+    }
+}

@@ -1,0 +1,94 @@
+import ConvictionCore
+
+/// A filtered-stream rule: X matches `value` and reports `tag` in `matching_rules`.
+public struct StreamRule: Codable, Sendable, Hashable {
+    public var id: String?
+    public var value: String
+    public var tag: String?
+
+    public init(id: String? = nil, value: String, tag: String?) { self.id = id; self.value = value; self.tag = tag }
+}
+
+/// Derives Conviction's rules from the configuration: one rule per symbol, tagged with the symbol,
+/// so `matching_rules` names it. Ambiguous cashtags ($V, $MA) also require a financial keyword.
+public struct StreamRuleSet: Sendable {
+    /// X's limits for the pay-per-use tier (see docs/ingestion.md); checked before anything is sent.
+    public static let maxRuleLength = 1024
+    public static let maxRules = 1000
+    /// Recent search's query limit, for the backfill queries.
+    public static let maxQueryLength = 512
+
+    public let symbols: [Symbol]
+    public let filters: IngestFilters
+    /// Keywords named in rules, in configuration order.
+    public let ruleKeywords: [String]
+
+    public init(symbols: [Symbol], filters: IngestFilters, ruleKeywords: [String]) {
+        self.symbols = symbols; self.filters = filters; self.ruleKeywords = ruleKeywords
+    }
+
+    public struct Invalid: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// The common operators every rule and backfill query ends with: language and retweets.
+    var suffix: String {
+        var parts: [String] = []
+        if filters.languages.count == 1, let lang = filters.languages.first { parts.append("lang:\(lang)") }
+        if filters.dropRetweets { parts.append("-is:retweet") }
+        return parts.joined(separator: " ")
+    }
+
+    public func rules() throws(Invalid) -> [StreamRule] {
+        let keywordGroup = ruleKeywords.isEmpty ? "" : "(" + ruleKeywords.map(Self.quoteIfNeeded).joined(separator: " OR ") + ")"
+        let rules = symbols.map { symbol -> StreamRule in
+            var parts = [symbol.cashtag]
+            if filters.needsKeyword(symbol), !keywordGroup.isEmpty { parts.append(keywordGroup) }
+            if !suffix.isEmpty { parts.append(suffix) }
+            return StreamRule(value: parts.joined(separator: " "), tag: symbol.rawValue)
+        }
+        try Self.validate(rules)
+        return rules
+    }
+
+    public static func validate(_ rules: [StreamRule]) throws(Invalid) {
+        guard rules.count <= maxRules else { throw Invalid(description: "\(rules.count) rules; X allows at most \(maxRules)") }
+        for rule in rules {
+            guard !rule.value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Invalid(description: "rule tagged \(rule.tag ?? "-") is empty")
+            }
+            guard rule.value.count <= maxRuleLength else {
+                throw Invalid(description: "rule tagged \(rule.tag ?? "-") is \(rule.value.count) characters; X allows at most \(maxRuleLength)")
+            }
+        }
+    }
+
+    /// Recent-search queries that together cover every symbol (cashtags OR-ed), each within
+    /// 512 characters. Keyword requirements are left to the client-side filters.
+    public func backfillQueries() -> [String] {
+        var queries: [String] = []
+        var group: [String] = []
+        func query(_ tags: [String]) -> String { "(" + tags.joined(separator: " OR ") + ")" + (suffix.isEmpty ? "" : " " + suffix) }
+        for symbol in symbols {
+            if !group.isEmpty, query(group + [symbol.cashtag]).count > Self.maxQueryLength {
+                queries.append(query(group)); group = []
+            }
+            group.append(symbol.cashtag)
+        }
+        if !group.isEmpty { queries.append(query(group)) }
+        return queries
+    }
+
+    static func quoteIfNeeded(_ keyword: String) -> String {
+        keyword.contains(" ") ? "\"\(keyword)\"" : keyword
+    }
+
+    /// What to send so the server's rules become `wanted`: rules are matched by value and tag.
+    public static func diff(current: [StreamRule], wanted: [StreamRule]) -> (add: [StreamRule], delete: [StreamRule]) {
+        func key(_ r: StreamRule) -> String { r.value + "\u{0}" + (r.tag ?? "") }
+        let currentKeys = Set(current.map(key)), wantedKeys = Set(wanted.map(key))
+        return (wanted.filter { !currentKeys.contains(key($0)) }, current.filter { !wantedKeys.contains(key($0)) })
+    }
+}
+
+import Foundation

@@ -1,0 +1,232 @@
+import AsyncHTTPClient
+import ConvictionCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// X's rate-limit headers, when a response carries them.
+public struct RateLimit: Sendable, Equatable {
+    public var limit: Int
+    public var remaining: Int
+    /// UNIX seconds when the window resets.
+    public var reset: Int64
+
+    init?(headers: HTTPHeaders) {
+        guard let limit = headers.first(name: "x-rate-limit-limit").flatMap(Int.init),
+              let remaining = headers.first(name: "x-rate-limit-remaining").flatMap(Int.init),
+              let reset = headers.first(name: "x-rate-limit-reset").flatMap(Int64.init) else { return nil }
+        self.limit = limit; self.remaining = remaining; self.reset = reset
+    }
+}
+
+/// An error answer from the X API: the HTTP status and X's problem title and detail. Never holds
+/// the request's headers, so the bearer token cannot leak through it.
+public struct XAPIError: Error, CustomStringConvertible, Sendable {
+    public let status: Int
+    public let title: String
+    public let detail: String
+    public let rateLimit: RateLimit?
+    public let endpoint: String
+
+    public var description: String {
+        "X API \(endpoint): HTTP \(status)\(title.isEmpty ? "" : " \(title)")\(detail.isEmpty ? "" : ": \(detail)")"
+    }
+
+    /// A connect-time 429 caused by another open connection (often our own zombie).
+    public var isTooManyConnections: Bool { status == 429 && (title == "ConnectionException" || detail.contains("TooManyConnections")) }
+
+    static func from(status: Int, body: Data, headers: HTTPHeaders, endpoint: String) -> XAPIError {
+        var title = "", detail = ""
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] {
+            title = object["title"] as? String ?? ""
+            detail = object["detail"] as? String ?? ""
+            if let issue = object["connection_issue"] as? String { detail += detail.isEmpty ? issue : " (\(issue))" }
+            if title.isEmpty, let errors = object["errors"] as? [[String: Any]], let first = errors.first {
+                title = first["title"] as? String ?? ""
+                detail = first["detail"] as? String ?? first["message"] as? String ?? ""
+            }
+        }
+        return XAPIError(status: status, title: title, detail: String(detail.prefix(300)), rateLimit: RateLimit(headers: headers), endpoint: endpoint)
+    }
+}
+
+/// The X API v2 calls Conviction makes: stream rules, recent search and the filtered stream.
+/// App-only auth: `Authorization: Bearer <token>` from the secrets layer.
+public final class XAPIClient: Sendable {
+    public static let userAgent = "Conviction/1.0 (+https://github.com/conviction; filtered-stream ingestion)"
+    /// What the features need; users arrive only through `expansions=author_id`.
+    public static let postFields: [(String, String)] = [
+        ("tweet.fields", "created_at,author_id,lang,public_metrics,entities,referenced_tweets,conversation_id"),
+        ("expansions", "author_id"),
+        ("user.fields", "created_at,public_metrics,verified"),
+    ]
+
+    public let baseURL: String
+    let bearer: Secret
+    let http: HTTPClient
+
+    public init(baseURL: String, bearer: Secret) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.bearer = bearer
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func shutdown() async { try? await http.shutdown() }
+
+    public func request(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, body: Data? = nil) -> HTTPClientRequest {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        // URLComponents leaves `+` alone in queries; X reads it as a space.
+        let encoded = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+        var request = HTTPClientRequest(url: baseURL + path + (encoded.isEmpty ? "" : "?" + encoded))
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer.reveal())")
+        request.headers.add(name: "User-Agent", value: Self.userAgent)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return request
+    }
+
+    public func call(_ request: HTTPClientRequest, endpoint: String) async throws -> (Data, RateLimit?) {
+        let response = try await http.execute(request, timeout: .seconds(60))
+        let body = Data((try await response.body.collect(upTo: 32 << 20)).readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw XAPIError.from(status: Int(response.status.code), body: body, headers: response.headers, endpoint: endpoint)
+        }
+        return (body, RateLimit(headers: response.headers))
+    }
+
+    // MARK: - Rules
+
+    public func listRules() async throws -> [StreamRule] {
+        var rules: [StreamRule] = []
+        var token: String?
+        repeat {
+            var query = [("max_results", "1000")]
+            if let token { query.append(("pagination_token", token)) }
+            let (body, _) = try await call(request("/2/tweets/search/stream/rules", query: query), endpoint: "GET rules")
+            let page = try JSONDecoder().decode(RulesPage.self, from: body)
+            rules += page.data ?? []
+            token = page.meta?.nextToken
+        } while token != nil
+        return rules
+    }
+
+    /// Adds rules; with `dryRun` X validates them and changes nothing.
+    public func addRules(_ rules: [StreamRule], dryRun: Bool) async throws -> RulesSummary {
+        let body = try JSONEncoder().encode(["add": rules.map { StreamRule(value: $0.value, tag: $0.tag) }])
+        return try await changeRules(body: body, dryRun: dryRun)
+    }
+
+    public func deleteRules(ids: [String], dryRun: Bool) async throws -> RulesSummary {
+        let body = try JSONEncoder().encode(["delete": ["ids": ids]])
+        return try await changeRules(body: body, dryRun: dryRun)
+    }
+
+    func changeRules(body: Data, dryRun: Bool) async throws -> RulesSummary {
+        let (data, _) = try await call(request("/2/tweets/search/stream/rules", query: dryRun ? [("dry_run", "true")] : [], method: .POST, body: body),
+                                       endpoint: "POST rules")
+        let page = try JSONDecoder().decode(RulesPage.self, from: data)
+        if let errors = page.errors, !errors.isEmpty {
+            let first = errors[0]
+            throw XAPIError(status: 200, title: first.title ?? "rule rejected", detail: [first.value, first.details?.joined(separator: "; ")].compactMap { $0 }.joined(separator: ": "),
+                            rateLimit: nil, endpoint: "POST rules")
+        }
+        return page.meta?.summary ?? RulesSummary()
+    }
+
+    struct RulesPage: Decodable {
+        var data: [StreamRule]?
+        var meta: Meta?
+        var errors: [RuleError]?
+        struct Meta: Decodable {
+            var nextToken: String?
+            var summary: RulesSummary?
+            enum CodingKeys: String, CodingKey { case nextToken = "next_token", summary }
+        }
+        struct RuleError: Decodable { var title: String?; var value: String?; var details: [String]? }
+    }
+
+    // MARK: - Recent search
+
+    /// One page of recent search, each post rebuilt as a stream message
+    /// (`{"data":..., "includes":{"users":[author]}}`) so every source shares one raw format.
+    public struct SearchPage: Sendable {
+        public var posts: [Data]
+        public var nextToken: String?
+        public var rateLimit: RateLimit?
+    }
+
+    public func searchRecent(query: String, sinceID: String?, nextToken: String?, maxResults: Int = 100) async throws -> SearchPage {
+        var parameters = [("query", query), ("max_results", String(maxResults))] + Self.postFields
+        if let sinceID { parameters.append(("since_id", sinceID)) }
+        if let nextToken { parameters.append(("next_token", nextToken)) }
+        let (body, rateLimit) = try await call(request("/2/tweets/search/recent", query: parameters), endpoint: "GET search/recent")
+        guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw XAPIError(status: 200, title: "malformed search response", detail: "not a JSON object", rateLimit: rateLimit, endpoint: "GET search/recent")
+        }
+        let users = ((object["includes"] as? [String: Any])?["users"] as? [[String: Any]]) ?? []
+        let usersByID = Dictionary(users.compactMap { u in (u["id"] as? String).map { ($0, u) } }, uniquingKeysWith: { a, _ in a })
+        var posts: [Data] = []
+        for tweet in object["data"] as? [[String: Any]] ?? [] {
+            var message: [String: Any] = ["data": tweet]
+            if let author = (tweet["author_id"] as? String).flatMap({ usersByID[$0] }) { message["includes"] = ["users": [author]] }
+            posts.append(try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
+        }
+        let meta = object["meta"] as? [String: Any]
+        return SearchPage(posts: posts, nextToken: meta?["next_token"] as? String, rateLimit: rateLimit)
+    }
+
+    // MARK: - Stream
+
+    /// Opens the filtered stream on a client of its own, so closing it (`shutdown`) really closes
+    /// the TCP connection before the next connect: a lingering connection earns TooManyConnections.
+    public func openStream() -> StreamConnection {
+        StreamConnection(request: request("/2/tweets/search/stream", query: Self.postFields))
+    }
+}
+
+public struct RulesSummary: Codable, Sendable, Equatable {
+    public var created: Int?
+    public var notCreated: Int?
+    public var deleted: Int?
+    public var notDeleted: Int?
+    public var valid: Int?
+    public var invalid: Int?
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case created, deleted, valid, invalid
+        case notCreated = "not_created", notDeleted = "not_deleted"
+    }
+}
+
+/// One filtered-stream connection on its own HTTP client.
+public final class StreamConnection: Sendable {
+    let request: HTTPClientRequest
+    let http: HTTPClient
+
+    init(request: HTTPClientRequest) {
+        self.request = request
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10))  // reads are watched by the idle watchdog
+        configuration.connectionPool.retryConnectionEstablishment = false
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Connects; a non-200 answer becomes an `XAPIError` with the body X sent.
+    public func connect() async throws -> (body: HTTPClientResponse.Body, rateLimit: RateLimit?) {
+        let response = try await http.execute(request, deadline: .distantFuture)
+        guard response.status == .ok else {
+            let body = Data((try? await response.body.collect(upTo: 1 << 20))?.readableBytesView ?? ByteBuffer().readableBytesView)
+            throw XAPIError.from(status: Int(response.status.code), body: body, headers: response.headers, endpoint: "GET stream")
+        }
+        return (response.body, RateLimit(headers: response.headers))
+    }
+
+    /// Closes the connection and waits until it is closed.
+    public func close() async { try? await http.shutdown() }
+}
