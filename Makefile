@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	@bash benchmarks/run.sh
 	@bash benchmarks/scoring.sh
+	@bash benchmarks/replay.sh
 
 model: setup
 	@bash scripts/train-model.sh

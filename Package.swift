@@ -57,7 +57,7 @@ let package = Package(
         // MARK: - Benchmarks (make bench)
         .executableTarget(
             name: "ConvictionBenchmarks",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring"],
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring"],
             path: "benchmarks/Sources/ConvictionBenchmarks"
         ),
 

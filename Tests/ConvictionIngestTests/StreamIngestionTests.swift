@@ -78,6 +78,16 @@ import Testing
         } else { Issue.record("post 10 rejected") }
     }
 
+    @Test func lineParserReadsEscapesAndRejectsBrokenJSON() throws {
+        let normalizer = PostNormalizer(symbols: Symbol.universe)
+        let line = #"{"data":{"id":"7","text":"$AAPL caf\u00e9 \ud83d\ude80 \"up\"\n\/ok","created_at":"2026-01-05T15:00:00Z","author_id":"3","extra":[1,-2.5e3,true,null,{"a":"\u0041"}],"entities":{"cashtags":[{"start":0,"end":5,"tag":"aapl"}]}},"includes":{"users":[{"id":"3","public_metrics":{"followers_count":41}}]}}"#
+        let (post, symbols) = try normalizer.normalize(Data(line.utf8), receivedAt: nil)
+        #expect(post.text == "$AAPL café 🚀 \"up\"\n/ok" && post.authorFollowers == 41 && symbols == [Symbol("AAPL")])
+        for broken in [#"{"data":{"id":"7","text":"a\x"}}"#, #"{"data":{"id":"7"} trailing"#, #"{"data":{"id":01}}"#, #"{"data":{"id":"7","text":"\ud83d"}}"#, "[1,2]"] {
+            #expect(throws: PostNormalizer.Rejection.self) { try normalizer.normalize(Data(broken.utf8), receivedAt: nil) }
+        }
+    }
+
     @Test func journalRecoversAfterACrashWithoutLossOrDuplicates() async throws {
         let dir = TestSupport.temporaryDirectory("journal")
         let store = try LocalObjectStore(root: dir.appendingPathComponent("store"))

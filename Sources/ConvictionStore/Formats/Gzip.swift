@@ -42,13 +42,15 @@ public enum Gzip {
         defer { if deflating { deflateEnd(&stream) } else { inflateEnd(&stream) } }
 
         var output = Data()
-        let chunk = 1 << 16
+        // Reserve what the result will likely need: the appends then rarely reallocate and copy.
+        output.reserveCapacity(deflating ? input.count / 3 + 4096 : input.count * 4)
+        let chunk = 1 << 18
         var buffer = [UInt8](repeating: 0, count: chunk)
-        var inputBytes = [UInt8](input)
-        let inputCount = inputBytes.count
+        let inputCount = input.count
         var status: Int32 = Z_OK
-        try inputBytes.withUnsafeMutableBufferPointer { inPtr in
-            stream.next_in = inPtr.baseAddress
+        try input.withUnsafeBytes { (inRaw: UnsafeRawBufferPointer) in
+            // zlib reads through a non-const pointer but never writes to the input.
+            stream.next_in = inRaw.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
             stream.avail_in = uInt(inputCount)
             repeat {
                 try buffer.withUnsafeMutableBufferPointer { outPtr in

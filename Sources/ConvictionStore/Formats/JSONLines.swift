@@ -41,7 +41,8 @@ public enum JSONLines {
             for i in 0..<bytes.count where bytes[i] == 0x0A {
                 number += 1
                 let lineStart = start - body.startIndex
-                if i > lineStart { lines.append(Line(number: number, bytes: Data(bytes[lineStart..<i]))) }
+                // A slice shares the file's buffer: no copy per line.
+                if i > lineStart { lines.append(Line(number: number, bytes: body[(body.startIndex + lineStart)..<(body.startIndex + i)])) }
                 start = body.startIndex + i + 1
             }
         }

@@ -3,6 +3,7 @@
 // column checksums that benchmarks/sentiment_polars.py reproduces with polars.
 import ConvictionCore
 import ConvictionFeatures
+import ConvictionIngest
 import ConvictionModeling
 import ConvictionScoring
 import ConvictionStore
@@ -142,6 +143,24 @@ case "scoring":
         "texts_per_second": Double(texts.count) / seconds, "batch_invariant": scorer.batchInvariant,
         "mean_tokens": Double(tokens) / Double(texts.count), "mean_padded_width": Double(padded) / Double(texts.count),
         "peak_rss_mb": peakRSSMegabytes(), "onnxruntime": scorer.session.runtime.version]), as: UTF8.self))
+
+case "replay":
+    // replay ARCHIVE OUTDIR: the pipeline's archive replay (read, decompress, parse, filter, de-duplicate,
+    // partition, compress, write atomically), timed as benchmarks/replay_python.py times the same work.
+    let archive = arguments[2], out = URL(fileURLWithPath: arguments[3])
+    let start = DispatchTime.now().uptimeNanoseconds
+    let store = try LocalObjectStore(root: out)
+    let ingestor = ReplayIngestor(store: store, catalog: try Catalog(path: nil), symbols: Symbol.universe)
+    let outcome = try await ingestor.replay(.init(name: archive) { try Data(contentsOf: URL(fileURLWithPath: archive)) })
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let rss = peakRSSMegabytes()
+    var partitions: [String: Int] = [:]
+    for key in try await store.list(prefix: Dataset.rawPosts.rawValue + "/") {
+        partitions[Partition.containing(key, in: .rawPosts)!.prefix, default: 0] += JSONLines.read(try await store.get(key), gzipped: true).lines.count
+    }
+    print(String(decoding: try JSONSerialization.data(withJSONObject: [
+        "seconds": seconds, "accepted": outcome.accepted, "rejected": outcome.rejected, "partitions": partitions,
+        "lines": outcome.accepted + outcome.rejected.values.reduce(0, +), "peak_rss_mb": rss]), as: UTF8.self))
 
 default:
     print("unknown command \(arguments[1])")

@@ -1,0 +1,53 @@
+import ConvictionCore
+import Foundation
+
+/// Turns one X API v2 payload line into a `Post` and the symbols it is about, or says exactly
+/// what is wrong with it.
+public struct PostNormalizer: Sendable {
+    /// Why a line was not accepted; `reason` is a short stable code, `detail` names the field.
+    public struct Rejection: Error, Sendable, CustomStringConvertible {
+        public let reason: String
+        public let detail: String
+        public var description: String { "\(reason): \(detail)" }
+    }
+
+    public let symbols: Set<Symbol>
+
+    public init(symbols: some Sequence<Symbol>) { self.symbols = Set(symbols) }
+
+    /// Accepts a filtered-stream message (`{"data": {...}, "includes": ..., "matching_rules": ...}`)
+    /// or a bare post object, as archives often hold. `receivedAt` nil means the line carries no
+    /// arrival time (an archive): the post's `created_at` stands in for it.
+    public func normalize(_ line: Data, receivedAt: EpochMillis?) throws(Rejection) -> (post: Post, symbols: [Symbol]) {
+        let fields: PostLineParser.Fields
+        do { fields = try PostLineParser.parse(line) } catch { throw Rejection(reason: "malformed", detail: error.detail) }
+        // Required in the order X documents them (and Codable would check them).
+        guard let id = fields.id else { throw Rejection(reason: "malformed", detail: "field data.id: missing") }
+        guard let text = fields.text else { throw Rejection(reason: "malformed", detail: "field data.text: missing") }
+        guard let createdAtText = fields.createdAt else { throw Rejection(reason: "malformed", detail: "field data.created_at: missing") }
+        guard let authorID = fields.authorID else { throw Rejection(reason: "malformed", detail: "field data.author_id: missing") }
+        guard !id.isEmpty, id.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw Rejection(reason: "bad_value", detail: "field data.id: expected a numeric string, got \(id.debugDescription)")
+        }
+        guard let createdAt = Timestamps.parseISO8601(createdAtText) else {
+            throw Rejection(reason: "bad_value", detail: "field data.created_at: not an RFC 3339 time: \(createdAtText.debugDescription)")
+        }
+        let cashtags = Self.uniqued(fields.cashtags.map(Symbol.init))
+        let tagged = fields.ruleTags.map(Symbol.init)
+        let matched = Self.uniqued(tagged + cashtags).filter { symbols.contains($0) }
+        guard !matched.isEmpty else {
+            throw Rejection(reason: "no_symbol", detail: "no configured symbol in matching_rules tags or entities.cashtags")
+        }
+        let followers = fields.users.first { $0.0 == authorID }?.1 ?? 0
+        let post = Post(
+            id: id, text: text, createdAt: createdAt, receivedAt: receivedAt ?? createdAt,
+            authorID: authorID, authorFollowers: followers, lang: fields.lang,
+            cashtags: cashtags, isRetweet: fields.isRetweet, likeCount: fields.likeCount, retweetCount: fields.retweetCount)
+        return (post, matched)
+    }
+
+    private static func uniqued(_ symbols: [Symbol]) -> [Symbol] {
+        var seen: Set<Symbol> = []
+        return symbols.filter { seen.insert($0).inserted }
+    }
+}
