@@ -49,7 +49,7 @@ import Testing
     @Test func malformedLineIsQuarantinedAndTheRunSucceeds() throws {
         let dir = TestSupport.temporaryDirectory("cli-ingest")
         let archive = dir.appendingPathComponent("posts.jsonl")
-        let good = #"{"data":{"id":"10","text":"$AAPL breaking out","created_at":"2026-01-05T15:00:00.000Z","author_id":"1"},"matching_rules":[{"id":"1","tag":"AAPL"}]}"#
+        let good = #"{"data":{"id":"10","text":"$AAPL breaking out","created_at":"2026-01-05T15:00:00.000Z","author_id":"1","lang":"en"},"matching_rules":[{"id":"1","tag":"AAPL"}]}"#
         try Data((good + "\n{\"data\": oops\n").utf8).write(to: archive)
         let result = try TestSupport.conviction(["ingest", "--data-dir", dir.appendingPathComponent("data").path, archive.path])
         #expect(result.status == 0, "\(result.stderr)")

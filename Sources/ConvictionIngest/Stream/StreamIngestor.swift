@@ -104,6 +104,9 @@ public final class StreamIngestor: Sendable {
 
     public var isStopping: Bool { stopped.withLockedValue { $0 } }
 
+    /// The counts so far, while it runs.
+    public var progress: Summary { summary.withLockedValue { $0 } }
+
     func event(_ name: String, _ metadata: Logger.Metadata = [:]) {
         var m = metadata
         m["event"] = .string(name)

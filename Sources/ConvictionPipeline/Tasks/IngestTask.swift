@@ -144,6 +144,7 @@ public struct IngestTask: Sendable {
         let started = ContinuousClock.now
         let watcher = Task {
             var lastPrint = ContinuousClock.now
+            var emitted: Int?
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(200))
                 let published = emulator.state.published
@@ -153,8 +154,16 @@ public struct IngestTask: Sendable {
                     let rate = Double(ingestor.metrics.snapshot.postsBySymbol.values.reduce(0, +)) / max(seconds, 0.001)
                     context.logger.info("ingest: \(published) of \(total) posts published by the local X API server, \(Int(rate)) stored/s, ETA \(Int(Double(total - published) / configuration.ingest.emulatorRate)) s")
                 }
-                // Everything published: stop once the client has been quiet for a second.
-                if published >= total { ingestor.stopWhenIdle(.seconds(1)); break }
+                // Everything published and every matching post decided on (stored or quarantined): done.
+                if published >= total {
+                    if emitted == nil {
+                        emitted = emulator.emittedIDs().count
+                        ingestor.stopWhenIdle(.seconds(10))  // a safety net: it should never be needed
+                    }
+                    let progress = ingestor.progress
+                    let decided = progress.accepted + progress.rejected.filter { $0.key != "duplicate_id" }.values.reduce(0, +)
+                    if decided >= emitted! { ingestor.stop(); break }
+                }
             }
         }
         let summary = try await ingestor.run()
