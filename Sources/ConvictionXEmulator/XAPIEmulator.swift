@@ -334,32 +334,42 @@ public final class XAPIEmulator: Sendable {
         while mutable.withLockedValue({ $0.state.activeStreams }) > 0 && waited < 60 {
             try await Task.sleep(for: .milliseconds(5)); waited += 1
         }
-        let admitted = mutable.withLockedValue { m -> Bool in
+        // The connection's first post is fixed when it is admitted: posts published earlier were
+        // published while no one listened (the first connection starts the clock, so it misses none).
+        let admitted = mutable.withLockedValue { m -> Int? in
             guard m.state.activeStreams == 0 else {
                 m.state.unexpectedTooManyConnections += 1
                 m.state.connectLog.append("429")
-                return false
+                return nil
             }
             m.state.activeStreams += 1
             m.state.streamConnects += 1
             m.state.connectLog.append("ok")
             if m.publishStart == nil { m.publishStart = .now }
-            return true
+            return publishedCount(m)
         }
-        guard admitted else {
+        guard var cursor = admitted else {
             return try await writer.respond(.tooManyRequests, body: json(Self.tooManyConnectionsBody), headers: limitHeaders)
         }
         defer { mutable.withLockedValue { $0.state.activeStreams -= 1 } }
         try await writer.head(.ok, headers: limitHeaders + [("content-type", "application/json; charset=utf-8")])
 
-        var cursor = mutable.withLockedValue { publishedCount($0) }  // earlier posts were published while no one listened
         var sinceFault = 0
         var lastWrite = ContinuousClock.now
+        var lastLine: [UInt8]?
         let newline: [UInt8] = [0x0D, 0x0A]
         while true {
             if connectFaultIsNext { try await writer.end(); return }  // a clean close, so the next connect meets the fault
             let published = mutable.withLockedValue { publishedCount($0) }
             guard cursor < published else {
+                // Nothing new to send: a fault that is due still happens (re-sending the last post
+                // where it needs one), so a schedule never waits on posts that will not come.
+                if ContinuousClock.now - lastWrite >= configuration.keepAliveInterval, let fault = takeFault(atConnect: false) {
+                    sinceFault = 0
+                    if try await inject(fault, line: lastLine, writer) { return }
+                    lastWrite = .now
+                    continue
+                }
                 if ContinuousClock.now - lastWrite >= configuration.keepAliveInterval {
                     try await writer.chunk(newline)
                     lastWrite = .now
@@ -377,36 +387,12 @@ public final class XAPIEmulator: Sendable {
                 let matched = rules.filter { $0.query.matches(entry.subject) }
                 guard !matched.isEmpty else { continue }
                 let line = entry.streamLine(matching: matched.map { ($0.id, $0.tag) }) + newline
+                lastLine = line
                 sinceFault += 1
                 if sinceFault >= configuration.faultEveryPosts, let fault = takeFault(atConnect: false) {
                     sinceFault = 0
                     if !chunk.isEmpty { try await writer.chunk(chunk); chunk = []; lines = 0 }
-                    switch fault {
-                    case .dropMidLine:
-                        try await writer.chunk(line.prefix(line.count / 2))
-                        return  // no terminating chunk: the connection just ends
-                    case .stall:
-                        let start = ContinuousClock.now
-                        while !writer.isClosed && ContinuousClock.now - start < configuration.stallLimit { try await Task.sleep(for: .milliseconds(5)) }
-                        return
-                    case .operationalDisconnect:
-                        try await writer.chunk(json(Self.operationalDisconnectBody) + Data(newline))
-                        try await writer.end()
-                        return
-                    case .malformedJSON:
-                        try await writer.chunk(Array("{\"data\":{\"id\":\"12".utf8) + [0x7D, 0x2C, 0x5B] + newline)
-                        try await writer.chunk(line)
-                    case .splitUTF8:
-                        // Cut inside the first multi-byte character (mid-line when there is none).
-                        let cut = line.firstIndex { $0 >= 0xC0 }.map { $0 + 1 } ?? line.count / 2
-                        try await writer.chunk(line[..<cut])
-                        try await writer.chunk(line[cut...])
-                    case .duplicate:
-                        try await writer.chunk(line)
-                        try await writer.chunk(line)
-                    case .tooManyConnections, .serverError:
-                        break
-                    }
+                    if try await inject(fault, line: line, writer) { return }
                     lastWrite = .now
                     continue
                 }
@@ -417,6 +403,41 @@ public final class XAPIEmulator: Sendable {
             if !chunk.isEmpty { try await writer.chunk(chunk) }
             lastWrite = .now
         }
+    }
+
+    /// Applies an in-stream fault around `line` (the post due next, or the last one sent). Returns
+    /// true when the fault ended the connection.
+    private func inject(_ fault: Fault, line: [UInt8]?, _ writer: LoopbackHTTPServer.ResponseWriter) async throws -> Bool {
+        let newline: [UInt8] = [0x0D, 0x0A]
+        switch fault {
+        case .dropMidLine:
+            if let line { try await writer.chunk(line.prefix(line.count / 2)) }
+            return true  // no terminating chunk: the connection just ends
+        case .stall:
+            let start = ContinuousClock.now
+            while !writer.isClosed && ContinuousClock.now - start < configuration.stallLimit { try await Task.sleep(for: .milliseconds(5)) }
+            return true
+        case .operationalDisconnect:
+            try await writer.chunk(json(Self.operationalDisconnectBody) + Data(newline))
+            try await writer.end()
+            return true
+        case .malformedJSON:
+            try await writer.chunk(Array("{\"data\":{\"id\":\"12".utf8) + [0x7D, 0x2C, 0x5B] + newline)
+            if let line { try await writer.chunk(line) }
+        case .splitUTF8:
+            // Cut inside the first multi-byte character (mid-line when there is none).
+            guard let line else { return false }
+            let cut = line.firstIndex { $0 >= 0xC0 }.map { $0 + 1 } ?? line.count / 2
+            try await writer.chunk(line[..<cut])
+            try await writer.chunk(line[cut...])
+        case .duplicate:
+            guard let line else { return false }
+            try await writer.chunk(line)
+            try await writer.chunk(line)
+        case .tooManyConnections, .serverError:
+            break
+        }
+        return false
     }
 
     static var tooManyConnectionsBody: [String: Any] { [

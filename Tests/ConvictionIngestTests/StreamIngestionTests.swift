@@ -111,13 +111,18 @@ import Testing
 
         let journal = try IngestJournal(folder: dir.appendingPathComponent("state"))
         let recovered = try journal.recover(textWindowMillis: 0)
-        #expect(Set(recovered.ids) == Set(1...9))
+        #expect(Set(recovered.ids.map(\.0)) == Set(1...9))
         #expect(recovered.truncatedLines == 1 && recovered.pendingSegments.count == 1 && recovered.newestID == 9)
         #expect(try await journal.commit(to: store) == 4)
         #expect(try await journal.commit(to: store) == 0)
         let lines = try await store.list(prefix: partition.prefix).asyncFlatMap { JSONLines.read(try await store.get($0), gzipped: true).lines.map(\.text) }
         #expect(lines.sorted() == (1...9).map { "{\"n\":\($0)}" }.sorted())
         #expect(try journal.committedIDCount() == 9)
+        // A backfill under way survives a restart: the next one starts from its since_id.
+        try journal.saveBackfillFloor(4)
+        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover(textWindowMillis: 0).backfillFloor == 4)
+        try journal.saveBackfillFloor(nil)
+        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover(textWindowMillis: 0).backfillFloor == nil)
         // A later journal over the same state never reuses a segment number (they name part files).
         let reopened = try IngestJournal(folder: dir.appendingPathComponent("state"))
         try reopened.append(.init(kind: .post, id: 11, createdAt: 1000, textKey: 11, partitions: [partition], json: Data("{\"n\":11}".utf8)))
@@ -139,7 +144,7 @@ extension Array {
     /// Starts an emulator over `feed` and an ingester against it; `body` runs while it streams.
     func ingest(feed: [Data], emulator configure: (inout XAPIEmulator.Configuration) -> Void = { _ in },
                 settings adjust: (inout StreamIngestor.Settings) -> Void = { _ in }, token: String = StreamFixtures.token,
-                clock: VirtualClock = VirtualClock(), syncRules: Bool = true, directory: URL? = nil,
+                clock: VirtualClock = VirtualClock(), syncRules: Bool = true, directory: URL? = nil, timeLimit: Duration = .seconds(240),
                 until done: @escaping @Sendable (XAPIEmulator) -> Bool) async throws
         -> (summary: StreamIngestor.Summary, emulator: XAPIEmulator, store: LocalObjectStore, clock: VirtualClock) {
         var configuration = XAPIEmulator.Configuration(bearerToken: StreamFixtures.token)
@@ -165,7 +170,7 @@ extension Array {
                                       symbols: StreamFixtures.symbols, filters: IngestFilters(), rules: StreamFixtures.ruleSet(),
                                       settings: settings, clock: clock, logger: StreamFixtures.logger)
         let watcher = Task {
-            let deadline = ContinuousClock.now + .seconds(240)  // a stuck test fails instead of hanging
+            let deadline = ContinuousClock.now + timeLimit  // a stuck test fails instead of hanging
             while !done(emulator) && !Task.isCancelled && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
             // Caught up: let the last backfill and commit happen, then stop.
             try? await Task.sleep(for: .milliseconds(800))
@@ -195,7 +200,7 @@ extension Array {
             // Only the injected faults: X's real limits would end a soak of thousands of connects.
             c.streamConnectLimit = 1_000_000
             c.searchLimit = 1_000_000
-        }, settings: { s in s.idleTimeout = .milliseconds(120) }, until: { e in
+        }, settings: { s in s.idleTimeout = .milliseconds(120) }, timeLimit: .seconds(240 + faultCount / 10), until: { e in
             let s = e.state
             return s.faultsInjected.values.reduce(0, +) >= faultCount && s.published >= s.total
         })
@@ -249,6 +254,22 @@ extension Array {
         #expect(emulator.state.rateLimited == 0)
         #expect(summary.waits.contains { $0.untilReset })
         #expect(summary.accepted == 50)
+    }
+
+    @Test func backfillHonoursSearchRateLimitsAndFillsEveryGap() async throws {
+        let clock = VirtualClock()
+        let (summary, emulator, store, _) = try await ingest(feed: StreamFixtures.feed(count: 3000), emulator: { c in
+            c.now = { clock.now() }
+            c.postsPerSecond = 2000
+            c.searchLimit = 2  // every second search request empties the window
+            c.faults = [.dropMidLine, .stall]
+            c.faultCount = 6
+            c.faultEveryPosts = 200
+        }, clock: clock, until: { e in e.state.published >= e.state.total && e.state.faultsInjected.values.reduce(0, +) >= 6 })
+        #expect(emulator.state.rateLimited == 0, "the backfill waited for each reset instead of earning 429s")
+        #expect(summary.backfilled > 0)
+        let stored = try await StreamFixtures.storedIDs(store)
+        #expect(Set(stored.keys) == Set(emulator.emittedIDs()) && stored.values.allSatisfy { $0 == 1 })
     }
 
     @Test func metricsAreServedWhileStreaming() async throws {

@@ -17,7 +17,8 @@ public struct PostProcessor: Sendable {
     public let normalizer: PostNormalizer
     public let filters: IngestFilters
     private let botPatterns: [[UInt8]]
-    private(set) var seenIDs: Set<UInt64> = []
+    /// Ids decided on, with their `created_at` (for pruning).
+    private(set) var seenIDs: [UInt64: EpochMillis] = [:]
     /// Author and text (FNV-1a, so it can be persisted) -> `created_at` of the last accepted post.
     private(set) var acceptedTexts: [UInt64: EpochMillis] = [:]
 
@@ -30,15 +31,16 @@ public struct PostProcessor: Sendable {
     public var distinctIDs: Int { seenIDs.count }
 
     /// Restores state after a restart: ids already stored or quarantined, and recent texts.
-    public mutating func remember(id: UInt64) { seenIDs.insert(id) }
+    public mutating func remember(id: UInt64, createdAt: EpochMillis) { seenIDs[id] = createdAt }
     public mutating func remember(textKey: UInt64, createdAt: EpochMillis) {
         acceptedTexts[textKey] = max(acceptedTexts[textKey] ?? .min, createdAt)
     }
-    public func hasSeen(_ id: UInt64) -> Bool { seenIDs.contains(id) }
+    public func hasSeen(_ id: UInt64) -> Bool { seenIDs[id] != nil }
 
-    /// Forgets texts older than the window before `now`, so the map stays bounded.
-    public mutating func pruneTexts(before cutoff: EpochMillis) {
-        acceptedTexts = acceptedTexts.filter { $0.value >= cutoff }
+    /// Forgets ids and texts too old to come back, so a long-running stream's memory stays bounded.
+    public mutating func prune(idsBefore idCutoff: EpochMillis, textsBefore textCutoff: EpochMillis) {
+        seenIDs = seenIDs.filter { $0.value >= idCutoff }
+        acceptedTexts = acceptedTexts.filter { $0.value >= textCutoff }
     }
 
     public mutating func process(_ line: Data, receivedAt: EpochMillis?) -> Decision {
@@ -49,7 +51,7 @@ public struct PostProcessor: Sendable {
             return .rejected(reason: error.reason, detail: error.detail, id: nil, createdAt: nil)
         }
         let id = UInt64(post.id) ?? 0
-        guard seenIDs.insert(id).inserted else {
+        guard seenIDs.updateValue(post.createdAt, forKey: id) == nil else {
             return .rejected(reason: "duplicate_id", detail: "post \(post.id) was already received", id: id, createdAt: post.createdAt)
         }
         if !filters.languages.isEmpty, !filters.languages.contains(post.lang ?? "und") {
@@ -77,7 +79,7 @@ public struct PostProcessor: Sendable {
         if let last = acceptedTexts[key], abs(post.createdAt - last) <= Int64(filters.duplicateTextWindowSeconds) * 1000 {
             return .rejected(reason: "duplicate_text", detail: "author \(post.authorID) posted the same text within \(filters.duplicateTextWindowSeconds) s", id: id, createdAt: post.createdAt)
         }
-        acceptedTexts[key] = post.createdAt
+        acceptedTexts[key] = max(acceptedTexts[key] ?? post.createdAt, post.createdAt)
         return .accepted(post, symbols: symbols)
     }
 

@@ -11,7 +11,7 @@ import GRDB
 /// point leaves either the segment (committed again on restart, overwriting the same part names)
 /// or the recorded ids: nothing is lost and nothing is stored twice.
 ///
-/// Segment line: `P|Q <TAB> id <TAB> created_at <TAB> text key <TAB> partitions (comma) <TAB> JSON`.
+/// Segment line: `P|Q` (+ `b` when from recent search) `<TAB> id <TAB> created_at <TAB> text key <TAB> partitions (comma) <TAB> JSON`.
 public final class IngestJournal: @unchecked Sendable {
     // @unchecked: used by one task at a time (the ingester's processing task).
     public static let stage = "ingest"
@@ -25,8 +25,12 @@ public final class IngestJournal: @unchecked Sendable {
     private var lastSync = ContinuousClock.now
     private var unsynced = false
     public private(set) var entriesInSegment = 0
-    /// Every object key this journal has written to the store since it was opened.
+    /// Every object key this journal has written to the store since it was opened, when
+    /// `keepsWrittenKeys` is set (a batch run records them; a long-running stream does not).
     public private(set) var writtenKeys: [String] = []
+    public var keepsWrittenKeys = false
+    /// The newest `created_at` committed so far.
+    public private(set) var newestCreatedAt: EpochMillis?
     let fsyncInterval: Duration
 
     public struct Entry: Sendable {
@@ -37,9 +41,12 @@ public final class IngestJournal: @unchecked Sendable {
         public var textKey: UInt64
         public var partitions: [Partition]
         public var json: Data
+        /// Came from recent search, not the stream: it does not move the stream's newest id.
+        public var fromBackfill: Bool
 
-        public init(kind: Kind, id: UInt64, createdAt: EpochMillis, textKey: UInt64, partitions: [Partition], json: Data) {
+        public init(kind: Kind, id: UInt64, createdAt: EpochMillis, textKey: UInt64, partitions: [Partition], json: Data, fromBackfill: Bool = false) {
             self.kind = kind; self.id = id; self.createdAt = createdAt; self.textKey = textKey; self.partitions = partitions; self.json = json
+            self.fromBackfill = fromBackfill
         }
     }
 
@@ -93,9 +100,12 @@ public final class IngestJournal: @unchecked Sendable {
     /// What a restart must know: ids and texts already decided, the newest id (the backfill's
     /// `since_id`), and the segments a crash left uncommitted.
     public struct Recovered: Sendable {
-        public var ids: [UInt64] = []
+        /// Ids with their `created_at`.
+        public var ids: [(UInt64, EpochMillis)] = []
         public var texts: [(UInt64, EpochMillis)] = []
         public var newestID: UInt64?
+        /// Set when a backfill was under way: its `since_id`.
+        public var backfillFloor: UInt64?
         public var pendingSegments: [Int] = []
         public var truncatedLines = 0
     }
@@ -106,7 +116,7 @@ public final class IngestJournal: @unchecked Sendable {
     public func recover(textWindowMillis: Int64) throws -> Recovered {
         var recovered = Recovered()
         try database.read { db in
-            for row in try Row.fetchAll(db, sql: "SELECT id FROM seen_id") { recovered.ids.append(UInt64(bitPattern: row[0] as Int64)) }
+            for row in try Row.fetchAll(db, sql: "SELECT id, created_at FROM seen_id") { recovered.ids.append((UInt64(bitPattern: row[0] as Int64), row[1])) }
             for row in try Row.fetchAll(db, sql: "SELECT key, created_at FROM seen_text") {
                 recovered.texts.append((UInt64(bitPattern: row[0] as Int64), row[1]))
             }
@@ -116,20 +126,22 @@ public final class IngestJournal: @unchecked Sendable {
             let (entries, truncated) = try readSegment(number)
             recovered.truncatedLines += truncated
             for entry in entries {
-                recovered.ids.append(entry.id)
+                recovered.ids.append((entry.id, entry.createdAt))
                 if entry.kind == .post { recovered.texts.append((entry.textKey, entry.createdAt)) }
-                recovered.newestID = max(recovered.newestID ?? 0, entry.id)
+                if !entry.fromBackfill { recovered.newestID = max(recovered.newestID ?? 0, entry.id) }
             }
             recovered.pendingSegments.append(number)
         }
         _ = textWindowMillis
+        if let text = try? String(contentsOf: floorFile, encoding: .utf8) { recovered.backfillFloor = UInt64(text) }
         return recovered
     }
 
     /// A segment's complete lines; a last line cut short by a crash is dropped (its post was never
     /// acknowledged, and the backfill after restart fetches it again).
     func readSegment(_ number: Int) throws -> ([Entry], truncated: Int) {
-        let data = (try? Data(contentsOf: path(of: number))) ?? Data()
+        // A segment that cannot be read is an error, never an empty segment: committing would delete it.
+        let data = try Data(contentsOf: path(of: number))
         var entries: [Entry] = []
         var truncated = 0
         var start = data.startIndex
@@ -143,12 +155,14 @@ public final class IngestJournal: @unchecked Sendable {
 
     static func parse(_ line: Data) -> Entry? {
         let fields = line.split(separator: 0x09, maxSplits: 5, omittingEmptySubsequences: false)
-        guard fields.count == 6, let kind = Entry.Kind(rawValue: String(decoding: fields[0], as: UTF8.self)),
+        let kindField = String(decoding: fields.first ?? Data(), as: UTF8.self)
+        guard fields.count == 6, let kind = Entry.Kind(rawValue: String(kindField.prefix(1))),
               let id = UInt64(String(decoding: fields[1], as: UTF8.self)),
               let createdAt = Int64(String(decoding: fields[2], as: UTF8.self)),
               let textKey = UInt64(String(decoding: fields[3], as: UTF8.self)) else { return nil }
         let partitions = fields[4].split(separator: 0x2C).compactMap { Partition.containing(String(decoding: $0, as: UTF8.self) + "x", in: .rawPosts) }
-        return Entry(kind: kind, id: id, createdAt: createdAt, textKey: textKey, partitions: partitions, json: Data(fields[5]))
+        return Entry(kind: kind, id: id, createdAt: createdAt, textKey: textKey, partitions: partitions, json: Data(fields[5]),
+                     fromBackfill: kindField.hasSuffix("b"))
     }
 
     // MARK: - Appending
@@ -159,7 +173,7 @@ public final class IngestJournal: @unchecked Sendable {
             handle = try FileHandle(forWritingTo: path(of: segment))
             try handle?.seekToEnd()
         }
-        var line = Data("\(entry.kind.rawValue)\t\(entry.id)\t\(entry.createdAt)\t\(entry.textKey)\t".utf8)
+        var line = Data("\(entry.kind.rawValue)\(entry.fromBackfill ? "b" : "")\t\(entry.id)\t\(entry.createdAt)\t\(entry.textKey)\t".utf8)
         line.append(Data(entry.partitions.map(\.prefix).joined(separator: ",").utf8))
         line.append(0x09)
         line.append(entry.json)
@@ -210,9 +224,10 @@ public final class IngestJournal: @unchecked Sendable {
             }
         }
         if !batch.isEmpty {
-            writtenKeys += try await batch.write(to: store, partName: "stream-\(instance)-\(String(format: "%012d", number))", stage: Self.stage).keys
+            let keys = try await batch.write(to: store, partName: "stream-\(instance)-\(String(format: "%012d", number))", stage: Self.stage).keys
+            if keepsWrittenKeys { writtenKeys += keys }
         }
-        let newest = entries.map(\.id).max()
+        let newest = entries.filter { !$0.fromBackfill }.map(\.id).max()
         let maxCreated = entries.map(\.createdAt).max()
         try await database.write { db in
             for entry in entries {
@@ -234,7 +249,26 @@ public final class IngestJournal: @unchecked Sendable {
             }
         }
         try FileManager.default.removeItem(at: path(of: number))
+        if let maxCreated { newestCreatedAt = max(newestCreatedAt ?? maxCreated, maxCreated) }
         return entries.filter { $0.kind == .post }.count
+    }
+
+    var floorFile: URL { folder.appendingPathComponent("backfill-floor") }
+
+    /// Keeps (or, with nil, forgets) the `since_id` of a backfill under way, durably: after a crash
+    /// the next backfill starts from it, not from the newest id the interrupted one had reached.
+    public func saveBackfillFloor(_ id: UInt64?) throws {
+        guard let id else {
+            if FileManager.default.fileExists(atPath: floorFile.path) { try FileManager.default.removeItem(at: floorFile) }
+            return
+        }
+        if (try? String(contentsOf: floorFile, encoding: .utf8)) == String(id) { return }
+        let temp = folder.appendingPathComponent(".backfill-floor.tmp")
+        FileManager.default.createFile(atPath: temp.path, contents: Data(String(id).utf8))
+        let handle = try FileHandle(forWritingTo: temp)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temp.path, floorFile.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 
     /// Ids this journal has committed (for tests and reports).

@@ -65,6 +65,8 @@ public final class StreamIngestor: Sendable {
     }
 
     enum StreamEnd: Error { case idle, operationalDisconnect(String), stopped }
+    /// The journal could not be written: fatal, unlike a failed search page.
+    struct JournalFailure: Error { let underlying: any Error }
 
     let api: XAPIClient
     let store: any ObjectStore
@@ -118,7 +120,7 @@ public final class StreamIngestor: Sendable {
     public func run() async throws -> Summary {
         var processor = PostProcessor(symbols: symbols, filters: filters)
         let recovered = try journal.recover(textWindowMillis: Int64(filters.duplicateTextWindowSeconds) * 1000)
-        for id in recovered.ids { processor.remember(id: id) }
+        for (id, createdAt) in recovered.ids { processor.remember(id: id, createdAt: createdAt) }
         for (key, at) in recovered.texts { processor.remember(textKey: key, createdAt: at) }
         if !recovered.pendingSegments.isEmpty {
             let posts = try await journal.commit(to: store)
@@ -135,26 +137,41 @@ public final class StreamIngestor: Sendable {
         connector.withLockedValue { $0 = connection }
         if isStopping { connection.cancel() }
         let ticker = Task {
-            while !self.isStopping {
+            while !self.isStopping && !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
                 continuation.yield(.tick)
             }
         }
-        defer { connection.cancel(); ticker.cancel() }
-        async let finished: Void = {
+        let finishing = Task {
             await connection.value
             ticker.cancel()
             continuation.finish()
-        }()
-        try await process(queue, processor: &processor, newestID: recovered.newestID)
-        await finished
+        }
+        do {
+            try await process(queue, processor: &processor, newestID: recovered.newestID, backfillFloor: recovered.backfillFloor)
+        } catch {
+            // Processing failed (the journal or the store): stop reading, then report.
+            stop()
+            connection.cancel()
+            ticker.cancel()
+            await finishing.value
+            throw error
+        }
+        await finishing.value
         return summary.withLockedValue { $0 }
     }
 
     // MARK: - Processing
 
-    private func process(_ queue: AsyncStream<Item>, processor: inout PostProcessor, newestID start: UInt64?) async throws {
+    private func process(_ queue: AsyncStream<Item>, processor: inout PostProcessor, newestID start: UInt64?,
+                         backfillFloor recoveredFloor: UInt64?) async throws {
+        // The newest id the *stream* delivered. Only the stream counts: a backfill running while
+        // the next gap opens may already hold newer posts of one query's symbols, not of the others.
         var newestID = start
+        // The newest id before the gap being filled: `since_id` for every page and retry of this
+        // backfill. It moves on only when a backfill has finished, and is kept on disk meanwhile,
+        // so neither a failed page nor a crash can skip the older part of a gap.
+        var floor = recoveredFloor
         var lastCommit = ContinuousClock.now
         var lastActivity = ContinuousClock.now
         var backfillPending = false
@@ -169,13 +186,14 @@ public final class StreamIngestor: Sendable {
                 let id = UInt64(post.id) ?? 0
                 try journal.append(.init(kind: .post, id: id, createdAt: post.createdAt,
                                          textKey: PostProcessor.textKey(author: post.authorID, text: post.text),
-                                         partitions: symbols.map { Partition(.rawPosts, date: date, symbol: $0) }, json: raw))
-                newestID = max(newestID ?? 0, id)
+                                         partitions: symbols.map { Partition(.rawPosts, date: date, symbol: $0) }, json: raw,
+                                         fromBackfill: backfill))
+                if !backfill { newestID = max(newestID ?? 0, id) }
                 metrics.accepted(symbols: symbols, lagMillis: receivedAt - post.createdAt, at: receivedAt)
                 summary.withLockedValue { $0.accepted += 1; if backfill { $0.backfilled += 1 } }
                 if backfill { metrics.update { $0.backfilledPosts += 1 } }
             case .rejected(let reason, let detail, let id, let createdAt):
-                if let id { newestID = max(newestID ?? 0, id) }
+                if let id, !backfill { newestID = max(newestID ?? 0, id) }
                 if backfill && reason == "duplicate_id" {
                     // Expected: the backfill overlaps what the stream delivered.
                     summary.withLockedValue { $0.backfillOverlap += 1 }
@@ -183,26 +201,29 @@ public final class StreamIngestor: Sendable {
                 }
                 let record = QuarantineRecord(stage: IngestJournal.stage, source: backfill ? "x-recent-search" : "x-stream", line: seq,
                                               reason: reason, detail: detail, raw: String(decoding: line, as: UTF8.self))
-                try journal.append(.init(kind: .quarantine, id: id ?? 0, createdAt: createdAt ?? 0, textKey: 0, partitions: [], json: record.encoded()))
+                try journal.append(.init(kind: .quarantine, id: id ?? 0, createdAt: createdAt ?? 0, textKey: 0, partitions: [], json: record.encoded(),
+                                         fromBackfill: backfill))
                 metrics.update { $0.rejectedByReason[reason, default: 0] += 1 }
                 summary.withLockedValue { $0.rejected[reason, default: 0] += 1 }
             }
         }
 
-        func runBackfill(_ reason: String) async {
+        func runBackfill(_ reason: String) async throws {
             guard settings.backfill else { return }
-            guard let since = newestID else {
+            if floor == nil { floor = newestID }
+            guard let since = floor else {
                 event("backfill skipped", ["reason": .string(reason), "why": "no post received yet"])
                 backfillPending = false
                 return
             }
+            try journal.saveBackfillFloor(since)
             lastBackfillTry = .now
             var fetched = 0
             do {
                 for query in rules.backfillQueries() {
                     var token: String?
                     var limited = 0
-                    repeat {
+                    while true {
                         let page: XAPIClient.SearchPage
                         do {
                             page = try await api.searchRecent(query: query, sinceID: String(since), nextToken: token)
@@ -211,23 +232,34 @@ public final class StreamIngestor: Sendable {
                             let wait = waitFor(.rateLimited, attempt: limited, rateLimit: error.rateLimit)
                             event("backfill rate limited", ["wait_s": "\(wait.duration.seconds)"])
                             try await clock.sleep(for: wait.duration)
-                            continue
+                            continue  // the same page again
                         }
                         limited = 0
-                        for post in page.posts { try handle(Array(post), receivedAt: clock.now(), seq: 0, backfill: true); fetched += 1 }
-                        token = page.nextToken
-                        if let limit = page.rateLimit, limit.remaining == 0, token != nil {
+                        for post in page.posts {
+                            do { try handle(Array(post), receivedAt: clock.now(), seq: 0, backfill: true) } catch { throw JournalFailure(underlying: error) }
+                            fetched += 1
+                        }
+                        if let limit = page.rateLimit, limit.remaining == 0 {
+                            // Wait for the window before the next page or the next query's first page.
                             let untilReset = max(0, limit.reset * 1000 - clock.now())
                             event("backfill waits for rate-limit reset", ["wait_s": "\(Double(untilReset) / 1000)"])
                             try await clock.sleep(for: .milliseconds(untilReset))
                         }
-                    } while token != nil
+                        guard let next = page.nextToken else { break }
+                        token = next
+                    }
                 }
                 backfillPending = false
+                floor = nil
+                do { try journal.saveBackfillFloor(nil) } catch { throw JournalFailure(underlying: error) }
                 event("backfill done", ["reason": .string(reason), "since_id": "\(since)", "posts": "\(fetched)"])
+            } catch let error as CancellationError {
+                throw error
+            } catch let error as JournalFailure {
+                throw error.underlying
             } catch {
                 backfillPending = true
-                event("backfill failed, will retry", ["reason": .string(reason), "error": "\(error)"])
+                event("backfill failed, will retry", ["reason": .string(reason), "since_id": "\(since)", "error": "\(error)"])
             }
         }
 
@@ -236,6 +268,11 @@ public final class StreamIngestor: Sendable {
                     || (journal.entriesInSegment > 0 && ContinuousClock.now - lastCommit >= settings.commitInterval) else { return }
             let posts = try await journal.commit(to: store)
             lastCommit = .now
+            // Keep memory bounded as the database is: ids for recent search's 7 days, texts for the window.
+            if let newest = journal.newestCreatedAt {
+                processor.prune(idsBefore: newest - 8 * Timestamps.day,
+                                textsBefore: newest - Int64(filters.duplicateTextWindowSeconds) * 1000 - Timestamps.day)
+            }
             metrics.update { $0.committedSegments += 1 }
             if posts > 0 { event("committed", ["posts": "\(posts)"]) }
         }
@@ -248,18 +285,18 @@ public final class StreamIngestor: Sendable {
                 lastActivity = .now
                 if let mark = overflowAfter.withLockedValue({ $0 }), seq >= mark {
                     overflowAfter.withLockedValue { $0 = nil }
-                    await runBackfill("queue overflow")
+                    try await runBackfill("queue overflow")
                 }
                 try await commitIfDue(force: false)
             case .backfill(let reason):
                 backfillPending = true
-                await runBackfill(reason)
+                try await runBackfill(reason)
                 lastActivity = .now
             case .tick:
                 journal.syncIfDue()
                 metrics.tickRates()
                 metrics.update { $0.queueDepth = max(0, queued.withLockedValue { $0 }) }
-                if backfillPending, ContinuousClock.now - lastBackfillTry > .seconds(30) { await runBackfill("retry") }
+                if backfillPending, ContinuousClock.now - lastBackfillTry > .seconds(30) { try await runBackfill("retry") }
                 try await commitIfDue(force: false)
                 if let idle = idleStop.withLockedValue({ $0 }), !backfillPending, metrics.snapshot.connected,
                    ContinuousClock.now - lastActivity >= idle, queued.withLockedValue({ $0 }) == 0 {
@@ -301,7 +338,7 @@ public final class StreamIngestor: Sendable {
             var established = false
             do {
                 event("connecting")
-                let (body, limit) = try await connection.connect()
+                let (body, limit) = try await connection.connect(timeout: settings.idleTimeout + .seconds(10))
                 rateLimit = limit
                 established = true
                 attempts = [:]

@@ -2,7 +2,8 @@
 /// bytes are held until their line's `\n` arrives; decoding as text waits for the whole line.
 public struct LineFramer: Sendable {
     private var pending: [UInt8] = []
-    /// A line longer than this is not X's; the framer drops it rather than grow without bound.
+    /// A line longer than this is not X's: the framer keeps only its start (which then fails to parse
+    /// and is quarantined) rather than grow without bound.
     public let maxLineBytes: Int
 
     public init(maxLineBytes: Int = 4 << 20) { self.maxLineBytes = maxLineBytes }
@@ -16,13 +17,13 @@ public struct LineFramer: Sendable {
         var lines: [[UInt8]] = []
         var rest = chunk[...]
         while let newline = rest.firstIndex(of: 0x0A) {
-            pending.append(contentsOf: rest[..<newline])
+            if pending.count < maxLineBytes { pending.append(contentsOf: rest[..<newline].prefix(maxLineBytes - pending.count)) }
             if pending.last == 0x0D { pending.removeLast() }
-            lines.append(pending.count <= maxLineBytes ? pending : [])
+            lines.append(pending)
             pending.removeAll(keepingCapacity: true)
             rest = rest[rest.index(after: newline)...]
         }
-        if pending.count <= maxLineBytes { pending.append(contentsOf: rest) }
+        if pending.count < maxLineBytes { pending.append(contentsOf: rest.prefix(maxLineBytes - pending.count)) }
         return lines
     }
 

@@ -63,19 +63,32 @@ public struct StreamRuleSet: Sendable {
         }
     }
 
-    /// Recent-search queries that together cover every symbol (cashtags OR-ed), each within
-    /// 512 characters. Keyword requirements are left to the client-side filters.
+    /// Recent-search queries that ask for what the rules ask for, each within 512 characters: the
+    /// symbols without a keyword requirement OR-ed together, and each keyword symbol with its
+    /// keywords (split across queries when they do not fit; the overlap is de-duplicated by id).
     public func backfillQueries() -> [String] {
         var queries: [String] = []
+        func query(_ core: String) -> String { core + (suffix.isEmpty ? "" : " " + suffix) }
         var group: [String] = []
-        func query(_ tags: [String]) -> String { "(" + tags.joined(separator: " OR ") + ")" + (suffix.isEmpty ? "" : " " + suffix) }
-        for symbol in symbols {
-            if !group.isEmpty, query(group + [symbol.cashtag]).count > Self.maxQueryLength {
-                queries.append(query(group)); group = []
+        func grouped(_ tags: [String]) -> String { query("(" + tags.joined(separator: " OR ") + ")") }
+        for symbol in symbols where !(filters.needsKeyword(symbol) && !ruleKeywords.isEmpty) {
+            if !group.isEmpty, grouped(group + [symbol.cashtag]).count > Self.maxQueryLength {
+                queries.append(grouped(group)); group = []
             }
             group.append(symbol.cashtag)
         }
-        if !group.isEmpty { queries.append(query(group)) }
+        if !group.isEmpty { queries.append(grouped(group)) }
+        for symbol in symbols where filters.needsKeyword(symbol) && !ruleKeywords.isEmpty {
+            func keyworded(_ words: [String]) -> String { query(symbol.cashtag + " (" + words.map(Self.quoteIfNeeded).joined(separator: " OR ") + ")") }
+            var words: [String] = []
+            for keyword in ruleKeywords {
+                if !words.isEmpty, keyworded(words + [keyword]).count > Self.maxQueryLength {
+                    queries.append(keyworded(words)); words = []
+                }
+                words.append(keyword)
+            }
+            if !words.isEmpty { queries.append(keyworded(words)) }
+        }
         return queries
     }
 

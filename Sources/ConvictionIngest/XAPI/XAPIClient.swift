@@ -217,9 +217,25 @@ public final class StreamConnection: Sendable {
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// Connects; a non-200 answer becomes an `XAPIError` with the body X sent.
-    public func connect() async throws -> (body: HTTPClientResponse.Body, rateLimit: RateLimit?) {
-        let response = try await http.execute(request, deadline: .distantFuture)
+    struct ConnectTimeout: Error, CustomStringConvertible {
+        let seconds: Double
+        var description: String { "no response head within \(seconds) s" }
+    }
+
+    /// Connects; a non-200 answer becomes an `XAPIError` with the body X sent. A server that accepts
+    /// the connection but sends no response head within `timeout` is a network error (the idle
+    /// watchdog only watches an established stream).
+    public func connect(timeout: Duration) async throws -> (body: HTTPClientResponse.Body, rateLimit: RateLimit?) {
+        let response = try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
+            group.addTask { try await self.http.execute(self.request, deadline: .distantFuture) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let response = first else { throw ConnectTimeout(seconds: timeout.seconds) }
+            return response
+        }
         guard response.status == .ok else {
             let body = Data((try? await response.body.collect(upTo: 1 << 20))?.readableBytesView ?? ByteBuffer().readableBytesView)
             throw XAPIError.from(status: Int(response.status.code), body: body, headers: response.headers, endpoint: "GET stream")

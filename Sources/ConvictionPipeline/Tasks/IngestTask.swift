@@ -137,6 +137,7 @@ public struct IngestTask: Sendable {
         var settings = StreamIngestor.Settings(configuration)
         settings.commitPosts = 50_000
         let journal = try IngestJournal(folder: stateDirectory, fsyncInterval: settings.fsyncInterval)
+        journal.keepsWrittenKeys = true
         let ingestor = StreamIngestor(api: api, store: store, journal: journal,
                                       symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                                       settings: settings, logger: context.logger.quietened(below: .notice))
