@@ -57,4 +57,19 @@ struct EmulatorFeed: Sendable {
         }
         self.entries = entries.sorted { $0.id < $1.id }
     }
+
+    /// The index of the first entry (among the first `limit`) whose id is above `id`.
+    func firstIndex(after id: UInt64, below limit: Int) -> Int { firstIndex(below: limit) { $0 > id } }
+
+    /// The index of the first entry (among the first `limit`) whose id is at least `id`.
+    func firstIndex(atOrAbove id: UInt64, below limit: Int) -> Int { firstIndex(below: limit) { $0 >= id } }
+
+    private func firstIndex(below limit: Int, where isPast: (UInt64) -> Bool) -> Int {
+        var low = 0, high = min(limit, entries.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if isPast(entries[mid].id) { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
 }

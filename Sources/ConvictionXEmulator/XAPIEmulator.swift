@@ -278,9 +278,11 @@ public final class XAPIEmulator: Sendable {
         let since = request.query["since_id"].flatMap(UInt64.init) ?? 0
         let until = min(request.query["until_id"].flatMap(UInt64.init) ?? .max, request.query["next_token"].flatMap(UInt64.init) ?? .max)
         let published = mutable.withLockedValue { publishedCount($0) }
+        // Entries are in id order: look only between since_id and until (binary search), newest first.
+        let candidates = feed.entries[feed.firstIndex(after: since, below: published)..<feed.firstIndex(atOrAbove: until, below: published)]
         var page: [EmulatorFeed.Entry] = []
         var more = false
-        for entry in feed.entries.prefix(published).reversed() where entry.id > since && entry.id < until && query.matches(entry.subject) {
+        for entry in candidates.reversed() where query.matches(entry.subject) {
             if page.count == maxResults { more = true; break }
             page.append(entry)
         }
