@@ -143,9 +143,12 @@ public struct IngestTask: Sendable {
                                       settings: settings, logger: context.logger.quietened(below: .notice))
         let total = emulator.state.total
         let started = ContinuousClock.now
-        let watcher = Task {
+        // Returns the progress (decided of emitted) when the stream stopped making any: a failure.
+        let watcher = Task { () -> (Int, Int)? in
             var lastPrint = ContinuousClock.now
             var emitted: Int?
+            var lastDecided = -1
+            var lastProgress = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(200))
                 let published = emulator.state.published
@@ -155,21 +158,27 @@ public struct IngestTask: Sendable {
                     let rate = Double(ingestor.metrics.snapshot.postsBySymbol.values.reduce(0, +)) / max(seconds, 0.001)
                     context.logger.info("ingest: \(published) of \(total) posts published by the local X API server, \(Int(rate)) stored/s, ETA \(Int(Double(total - published) / configuration.ingest.emulatorRate)) s")
                 }
+                let progress = ingestor.progress
+                let decided = progress.accepted + progress.rejected.filter { $0.key != "duplicate_id" }.values.reduce(0, +)
+                if decided != lastDecided { lastDecided = decided; lastProgress = .now }
                 // Everything published and every matching post decided on (stored or quarantined): done.
-                if published >= total {
-                    if emitted == nil {
-                        emitted = emulator.emittedIDs().count
-                        ingestor.stopWhenIdle(.seconds(10))  // a safety net: it should never be needed
-                    }
-                    let progress = ingestor.progress
-                    let decided = progress.accepted + progress.rejected.filter { $0.key != "duplicate_id" }.values.reduce(0, +)
-                    if decided >= emitted! { ingestor.stop(); break }
-                }
+                guard published >= total else { continue }
+                if emitted == nil { emitted = emulator.emittedIDs().count }
+                if decided >= emitted! { ingestor.stop(); return nil }
+                // Waiting is cheap; giving up early would store part of the posts and call it done. A
+                // busy machine can starve the stream for many seconds, so only a long silence counts.
+                if ContinuousClock.now - lastProgress > .seconds(180) { ingestor.stop(); return (decided, emitted!) }
             }
+            return nil
         }
         let summary = try await ingestor.run()
         watcher.cancel()
+        let stalled = await watcher.value
         if let fatal = summary.fatal { throw StoreError(key: base, message: fatal) }
+        if let (decided, expected) = stalled {
+            outcome.failures.append("the stream from the local X API server stalled: \(decided) of \(expected) matching posts received in 180 s without progress; what arrived is stored, and the next run streams again")
+            return outcome  // not recorded as finished
+        }
         let emitted = emulator.emittedIDs().count
         outcome.done = 1
         outcome.rows = summary.accepted
