@@ -16,7 +16,9 @@ import Testing
     func prepared(_ label: String) async throws -> URL {
         let dir = TestSupport.temporaryDirectory(label)
         _ = try await SimulateTask(context: try await makeContext(dir, tiny)).run()
-        _ = try await IngestTask(context: try await makeContext(dir, tiny), files: []).run()
+        // Scoring is under test here: posts come by direct replay, not through the stream.
+        let ingest = try await IngestTask(context: try await makeContext(dir) { tiny(&$0); $0.ingest.source = "replay" }, files: []).run()
+        #expect(ingest.failures.isEmpty && ingest.rows > 0, "\(ingest.failures)")
         return dir
     }
 
