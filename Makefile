@@ -21,11 +21,13 @@ build: setup
 demo: build
 	@bash scripts/demo.sh "$(DEMO_DIR)"
 
-# The stream fault-injection suite runs on its own: it times idle watchdogs in milliseconds, and the
-# CPU-bound suites (scoring, training) would otherwise share the 2-thread cooperative pool with it.
+# Suites that time in-process servers run on their own: the stream fault injection times idle
+# watchdogs in milliseconds, and the LLM client and spot-notice suites time request deadlines. The
+# CPU-bound suites (scoring, training) would otherwise share the 2-thread cooperative pool with them.
+TIMED_SUITES := StreamIngestionTests|LLMScorerTests|SpotNoticeTests
 test: setup
-	bash scripts/with-moto.sh swift test --skip StreamIngestionTests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build --filter StreamIngestionTests $(SWIFT_BUILD_FLAGS)
+	bash scripts/with-moto.sh swift test --skip "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --filter "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
 
 bench: setup
 	@bash benchmarks/run.sh

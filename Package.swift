@@ -38,7 +38,9 @@ let package = Package(
         .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
         // The local X API server: tests and `make demo` stream through the real client against it.
         .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionIngest"] + nio),
-        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", crypto]),
+        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", crypto, asyncHTTPClient] + nio),
+        // The local stand-in for a GPU scoring instance: an OpenAI-compatible server and the spot notice.
+        .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionIngest", "ConvictionScoring"] + nio),
         .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
@@ -51,7 +53,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", argumentParser, logging]
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -66,14 +68,14 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
-        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", asyncHTTPClient,
+        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionLLMEmulator", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionIngest", "ConvictionScoring", "ConvictionTesting"]),
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",
-            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", logging]
+            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", logging]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionTesting"]),

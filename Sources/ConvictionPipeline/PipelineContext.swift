@@ -53,12 +53,17 @@ public struct StageOutcome: Sendable {
     public var failures: [String] = []
     public var notes: [String] = []
     public var planned: [String] = []
+    /// Why the stage stopped early (SIGTERM, a spot notice), leaving work to another worker.
+    public var interrupted: String?
+    /// Units left unfinished when it stopped early.
+    public var left = 0
 
     public init(stage: String) { self.stage = stage }
 
     public var summary: String {
         var s = "\(stage): \(done) done, \(skipped) skipped (already finished), \(rows) rows"
         if !failures.isEmpty { s += ", \(failures.count) FAILED" }
+        if let interrupted { s += "; stopped early (\(interrupted)): \(left) unit(s) left for another worker" }
         return s
     }
 }
@@ -88,6 +93,7 @@ struct ProgressMeter {
 struct EmptyStore: ObjectStore {
     let location: String
     func put(_ key: String, data: Data) async throws { throw StoreError(key: key, message: "dry run: nothing is written") }
+    func create(_ key: String, data: Data) async throws -> Bool { throw StoreError(key: key, message: "dry run: nothing is written") }
     func get(_ key: String) async throws -> Data { throw StoreError(key: key, message: "no such object in \(location)") }
     func exists(_ key: String) async throws -> Bool { false }
     func list(prefix: String) async throws -> [String] { [] }

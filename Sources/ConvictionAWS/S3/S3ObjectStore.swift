@@ -84,6 +84,16 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
+    /// A conditional PUT (`If-None-Match: *`): S3 answers 412 when the key exists, and 409 when a
+    /// racing conditional write to the same key is in progress; both mean another writer won.
+    public func create(_ key: String, data: Data) async throws -> Bool {
+        try ObjectKey.validate(key)
+        let md5 = Data(Insecure.MD5.hash(data: data))
+        let response = try await client.send("PUT", path: path(key), headers: [("content-md5", md5.base64EncodedString()), ("if-none-match", "*")],
+                                             body: data, expecting: [409, 412])
+        return (200..<300).contains(response.status)
+    }
+
     func putMultipart(_ key: String, data: Data) async throws {
         let started = try await client.send("POST", path: path(key), query: [("uploads", "")])
         guard let uploadID = XMLText.first("UploadId", in: String(decoding: started.body, as: UTF8.self)) else {

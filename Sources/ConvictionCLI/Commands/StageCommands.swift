@@ -1,9 +1,11 @@
 import ArgumentParser
+import ConvictionAWS
 import ConvictionCore
 import ConvictionFeatures
 import ConvictionModeling
 import ConvictionPipeline
 import ConvictionScoring
+import ConvictionStore
 import Foundation
 
 /// Prints a stage's summary and turns failures into a non-zero exit.
@@ -14,6 +16,29 @@ func report(_ outcome: StageOutcome, context: PipelineContext) throws {
     guard outcome.failures.isEmpty else {
         for failure in outcome.failures { FileHandle.standardError.write(Data("error: \(failure)\n".utf8)) }
         throw ExitCode(2)
+    }
+}
+
+extension Conviction.Score {
+    /// The queue worker: stops after the batch in hand on SIGINT, SIGTERM or a spot interruption notice.
+    func runWorker(_ context: PipelineContext) async throws {
+        let stop = StopSignal()
+        let signals = SignalHandlers { name in
+            FileHandle.standardError.write(Data("score: \(name) received; finishing the batch in hand\n".utf8))
+            stop.request(name)
+        }
+        defer { signals.cancel() }
+        let scoring = context.configuration.scoring
+        let watcher = scoring.spotNoticeEndpoint.isEmpty ? nil : Task {
+            if let notice = await SpotInterruptionNotice.watch(endpoint: scoring.spotNoticeEndpoint,
+                                                               interval: .milliseconds(Int64(scoring.spotPollSeconds * 1000))) {
+                FileHandle.standardError.write(Data("score: spot interruption notice (\(notice.action) at \(notice.time)); finishing the batch in hand\n".utf8))
+                stop.request("spot interruption notice")
+            }
+        }
+        defer { watcher?.cancel() }
+        let task = ScoreTask(context: context, worker: workerID ?? LeaseBoard.defaultWorkerID(), stop: stop)
+        try report(try await task.run(), context: context)
     }
 }
 
@@ -47,9 +72,16 @@ extension Conviction {
             discussion: """
             Pipeline stage: reads raw/posts/, writes scores/dt=/symbol=/part-0.parquet (positive, negative, neutral,
             label, confidence, scorer, model_hash) with the transformer model; if the model is missing or fails,
-            the lexicon scorer takes over and the output says so. Ad hoc: --text and --input print label,
-            confidence and the three probabilities for each text, in input order. Examples:
+            the lexicon scorer takes over and the output says so. With llm.endpoint set, an LLM behind an
+            OpenAI-compatible server scores first and the CPU model scores what it cannot; each row names its scorer.
+
+            The stage is a queue: several `conviction score` workers (processes or machines on one store) share
+            it through leases in the store, and checkpoint every scoring.checkpoint_posts posts. SIGTERM or a spot
+            interruption notice (scoring.spot_notice_endpoint) stops a worker after the batch in hand; it exits 0
+            and leaves the rest to the others. Ad hoc: --text and --input print label, confidence and the three
+            probabilities for each text, in input order. Examples:
               conviction score --symbols AAPL,TSLA
+              conviction score --llm-endpoint http://10.0.0.12:8000/v1 --llm-model fingpt-llama3-8b
               conviction score --text "$AAPL beats estimates, shares up 5%" --format jsonl
               conviction score --input posts.csv          (a CSV with a text column)
               cat posts.txt | conviction score --input -  (one text per line)
@@ -64,14 +96,17 @@ extension Conviction {
         @Option(help: "Model folder (scoring.model).") var model: String?
         @Option(help: "Texts per batch (scoring.batch_size).") var batchSize: Int?
         @Option(help: "ONNX Runtime intra-op threads, 0 = one per core (scoring.threads).") var threads: Int?
+        @Option(help: "OpenAI-compatible base URL of an LLM scorer (llm.endpoint).") var llmEndpoint: String?
+        @Option(help: "Model the LLM server serves (llm.model).") var llmModel: String?
+        @Option(help: "This worker's name in lease records; default <host>-<pid>.") var workerID: String?
 
         func run() async throws {
             let configuration = try global.resolve(overrides: [
                 ("scoring.scorer", scorer), ("scoring.model", model), ("scoring.batch_size", batchSize.map(String.init)),
-                ("scoring.threads", threads.map(String.init))])
+                ("scoring.threads", threads.map(String.init)), ("llm.endpoint", llmEndpoint), ("llm.model", llmModel)])
             guard !text.isEmpty || input != nil else {
                 let context = try await global.context(configuration)
-                try report(try await ScoreTask(context: context).run(), context: context)
+                try await runWorker(context)
                 return
             }
             var records = text.enumerated().map { AdHocScoring.Record(text: $0.element, line: $0.offset + 1, invalidUTF8: false) }

@@ -2,6 +2,7 @@ import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest
 import ConvictionModeling
+import ConvictionScoring
 import ConvictionStore
 import Foundation
 
@@ -17,6 +18,8 @@ public struct ConvictionConfiguration: Sendable {
     public var ingest = IngestSettings()
     public var simulation = MarketSimulator.Configuration()
     public var scoring = ScoringSettings()
+    public var llm = LLMSettings()
+    public var gpu = GPUSettings()
     public var features = FeatureBuilder.Configuration()
     /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
     public var pointInTime = "created"
@@ -61,6 +64,45 @@ public struct ConvictionConfiguration: Sendable {
         public var onnxruntimeLibrary = ""
         /// Distinct texts remembered within a run (reposts and templates are scored once); 0 = none.
         public var cacheEntries = 200_000
+        /// How long a worker's lease on a partition lasts unless renewed (renewed every third of it).
+        public var leaseSeconds = 120
+        /// Posts per checkpoint: a worker that dies loses at most this many scored posts.
+        public var checkpointPosts = 1000
+        /// Instance metadata service polled for a spot interruption notice, e.g.
+        /// `http://169.254.169.254`; empty = not polled.
+        public var spotNoticeEndpoint = ""
+        public var spotPollSeconds = 5.0
+    }
+
+    /// An LLM behind an OpenAI-compatible server scores first when `endpoint` is set; what it cannot
+    /// score goes to the CPU scorer.
+    public struct LLMSettings: Sendable {
+        public var endpoint = ""
+        public var model = ""
+        public var api = "chat"
+        public var prompt = LLMSentimentScorer.Settings.finGPTPrompt
+        public var concurrency = 8
+        public var batchSize = 16
+        public var timeoutSeconds = 30.0
+        public var retries = 3
+        public var maxTokens = 4
+        public var logprobs = true
+        /// Environment variable holding the server's API key (never put the key in the file).
+        public var apiKeyEnv = ""
+    }
+
+    /// Spot instances for the GPU path (`conviction gpu`).
+    public struct GPUSettings: Sendable {
+        public var launchTemplate = "conviction-gpu-scorer"
+        /// Overrides the template's instance type; empty = the template's.
+        public var instanceType = ""
+        public var count = 1
+        /// Highest spot price per instance-hour in USD; empty = up to the on-demand price.
+        public var maxPrice = ""
+        /// Hours the cost estimate assumes.
+        public var estimateHours = 2.0
+        /// Value of the `conviction:role` tag that marks the instances.
+        public var role = "gpu-scorer"
     }
 
     public struct IngestSettings: Sendable {
@@ -186,6 +228,13 @@ public struct ConvictionConfiguration: Sendable {
                    })
     }
 
+    /// An http(s) URL, or empty.
+    static func url(_ v: TOMLDocument.Value) throws(ValueError) -> String {
+        let s = try string(v)
+        guard s.isEmpty || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
+        return s
+    }
+
     static func oneOf(_ v: TOMLDocument.Value, _ allowed: [String]) throws(ValueError) -> String {
         let s = try string(v)
         guard allowed.contains(s) else { throw ValueError(message: "\(s.debugDescription) is not one of \(allowed.joined(separator: ", "))") }
@@ -303,6 +352,58 @@ public struct ConvictionConfiguration: Sendable {
         Key(name: "features.quality_checks", help: "enforce: a failed data-quality check stops the run before training; warn: report and go on.",
             get: { .string($0.features.enforceQualityChecks ? "enforce" : "warn") },
             set: { c, v throws(ValueError) in c.features.enforceQualityChecks = try oneOf(v, ["enforce", "warn"]) == "enforce" }),
+        Key(name: "scoring.lease_seconds", help: "Lease on a partition a scoring worker holds unless it renews it (every third of this).",
+            get: { .integer($0.scoring.leaseSeconds) }, set: { c, v throws(ValueError) in c.scoring.leaseSeconds = try int(v, 3...86_400) }),
+        Key(name: "scoring.checkpoint_posts", help: "Posts per checkpoint: a worker that dies loses at most this many scored posts.",
+            get: { .integer($0.scoring.checkpointPosts) }, set: { c, v throws(ValueError) in c.scoring.checkpointPosts = try int(v, 1...10_000_000) }),
+        Key(name: "scoring.spot_notice_endpoint", help: "Instance metadata service polled for a spot interruption notice (http://169.254.169.254 on EC2); empty = not polled.",
+            get: { .string($0.scoring.spotNoticeEndpoint) }, set: { c, v throws(ValueError) in c.scoring.spotNoticeEndpoint = try url(v) }),
+        Key(name: "scoring.spot_poll_seconds", help: "Seconds between spot notice polls.",
+            get: { .float($0.scoring.spotPollSeconds) }, set: { c, v throws(ValueError) in c.scoring.spotPollSeconds = try double(v, 0.05...120) }),
+        Key(name: "llm.endpoint", help: "OpenAI-compatible base URL of an LLM scorer, e.g. http://10.0.0.12:8000/v1; empty = no LLM.",
+            get: { .string($0.llm.endpoint) }, set: { c, v throws(ValueError) in c.llm.endpoint = try url(v) }),
+        Key(name: "llm.model", help: "Model name the server serves.",
+            get: { .string($0.llm.model) }, set: { c, v throws(ValueError) in c.llm.model = try string(v) }),
+        Key(name: "llm.api", help: "chat (/chat/completions, one text per request) or completions (/completions, llm.batch_size prompts per request).",
+            get: { .string($0.llm.api) }, set: { c, v throws(ValueError) in c.llm.api = try oneOf(v, ["chat", "completions"]) }),
+        Key(name: "llm.prompt", help: "Instruction template; {text} is replaced by the post.",
+            get: { .string($0.llm.prompt) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard s.contains("{text}") else { throw ValueError(message: "the template has no {text} placeholder") }
+                c.llm.prompt = s
+            }),
+        Key(name: "llm.concurrency", help: "Requests in flight at once.",
+            get: { .integer($0.llm.concurrency) }, set: { c, v throws(ValueError) in c.llm.concurrency = try int(v, 1...1024) }),
+        Key(name: "llm.batch_size", help: "Prompts per request with api = completions.",
+            get: { .integer($0.llm.batchSize) }, set: { c, v throws(ValueError) in c.llm.batchSize = try int(v, 1...1024) }),
+        Key(name: "llm.timeout_seconds", help: "Deadline of one request.",
+            get: { .float($0.llm.timeoutSeconds) }, set: { c, v throws(ValueError) in c.llm.timeoutSeconds = try double(v, 0.01...3600) }),
+        Key(name: "llm.retries", help: "Retries of a request after a timeout, a connection error, 429 or 5xx.",
+            get: { .integer($0.llm.retries) }, set: { c, v throws(ValueError) in c.llm.retries = try int(v, 0...20) }),
+        Key(name: "llm.max_tokens", help: "Answer length limit in tokens.",
+            get: { .integer($0.llm.maxTokens) }, set: { c, v throws(ValueError) in c.llm.maxTokens = try int(v, 1...256) }),
+        Key(name: "llm.logprobs", help: "Ask for top log-probabilities and use them as probabilities (one-hot on the label otherwise).",
+            get: { .bool($0.llm.logprobs) }, set: { c, v throws(ValueError) in c.llm.logprobs = try bool(v) }),
+        Key(name: "llm.api_key_env", help: "Environment variable holding the server's API key; empty = none sent.",
+            get: { .string($0.llm.apiKeyEnv) }, set: { c, v throws(ValueError) in c.llm.apiKeyEnv = try string(v) }),
+        Key(name: "gpu.launch_template", help: "EC2 launch template (name, or id lt-...) of the GPU scoring instances.",
+            get: { .string($0.gpu.launchTemplate) }, set: { c, v throws(ValueError) in c.gpu.launchTemplate = try string(v) }),
+        Key(name: "gpu.instance_type", help: "Instance type; empty = the launch template's.",
+            get: { .string($0.gpu.instanceType) }, set: { c, v throws(ValueError) in c.gpu.instanceType = try string(v) }),
+        Key(name: "gpu.count", help: "Spot instances per launch.",
+            get: { .integer($0.gpu.count) }, set: { c, v throws(ValueError) in c.gpu.count = try int(v, 1...100) }),
+        Key(name: "gpu.max_price", help: "Highest spot price per instance-hour in USD, e.g. \"0.60\"; empty = up to the on-demand price.",
+            get: { .string($0.gpu.maxPrice) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard s.isEmpty || (Double(s).map { $0 > 0 } ?? false) else { throw ValueError(message: "\(s.debugDescription) is not a positive price") }
+                c.gpu.maxPrice = s
+            }),
+        Key(name: "gpu.estimate_hours", help: "Hours the launch cost estimate assumes.",
+            get: { .float($0.gpu.estimateHours) }, set: { c, v throws(ValueError) in c.gpu.estimateHours = try double(v, 0.01...10_000) }),
+        Key(name: "gpu.role", help: "Value of the conviction:role tag that marks the instances (status and terminate act on it).",
+            get: { .string($0.gpu.role) }, set: { c, v throws(ValueError) in c.gpu.role = try string(v) }),
         Key(name: "aws.region", help: "AWS region; empty = AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, else us-east-1.",
             get: { .string($0.aws.region) }, set: { c, v throws(ValueError) in c.aws.region = try string(v) }),
         Key(name: "aws.endpoint", help: "Endpoint override (S3-compatible service, moto_server); empty = AWS_ENDPOINT_URL or AWS.",
@@ -450,7 +551,9 @@ public struct ConvictionConfiguration: Sendable {
 
     static func render(_ value: TOMLDocument.Value) -> String {
         switch value {
-        case .string(let s): return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .string(let s):
+            return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
         case .integer(let i): return String(i)
         case .float(let d): return String(d)
         case .bool(let b): return String(b)

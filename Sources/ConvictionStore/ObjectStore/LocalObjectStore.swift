@@ -35,6 +35,23 @@ public struct LocalObjectStore: ObjectStore {
         }
     }
 
+    /// Writes a synced temporary file and hard-links it to the key: `link` fails when the key
+    /// exists, atomically, so exactly one racing writer wins.
+    public func create(_ key: String, data: Data) async throws -> Bool {
+        let target = try url(for: key)
+        let folder = target.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temp = folder.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        defer { unlink(temp.path) }
+        try Self.writeSynced(data, to: temp)
+        guard link(temp.path, target.path) == 0 else {
+            if errno == EEXIST { return false }
+            throw StoreError(key: key, message: "link failed: \(String(cString: strerror(errno)))")
+        }
+        Self.syncDirectory(folder)
+        return true
+    }
+
     public func get(_ key: String) async throws -> Data {
         let target = try url(for: key)
         guard let data = FileManager.default.contents(atPath: target.path) else {

@@ -9,6 +9,9 @@ public protocol ObjectStore: Sendable {
     /// A human-readable location, e.g. `file:///data` or `s3://bucket/prefix`.
     var location: String { get }
     func put(_ key: String, data: Data) async throws
+    /// Writes `key` only if no object has that key (S3 `If-None-Match: *`); false when one exists.
+    /// Exactly one of several racing writers gets true: leases are built on this.
+    func create(_ key: String, data: Data) async throws -> Bool
     func get(_ key: String) async throws -> Data
     func exists(_ key: String) async throws -> Bool
     /// Keys under `prefix`, sorted.
