@@ -110,7 +110,7 @@ import Testing
         try handle.close()
 
         let journal = try IngestJournal(folder: dir.appendingPathComponent("state"))
-        let recovered = try journal.recover(textWindowMillis: 0)
+        let recovered = try journal.recover()
         #expect(Set(recovered.ids.map(\.0)) == Set(1...9))
         #expect(recovered.truncatedLines == 1 && recovered.pendingSegments.count == 1 && recovered.newestID == 9)
         #expect(try await journal.commit(to: store) == 4)
@@ -120,9 +120,9 @@ import Testing
         #expect(try journal.committedIDCount() == 9)
         // A backfill under way survives a restart: the next one starts from its since_id.
         try journal.saveBackfillFloor(4)
-        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover(textWindowMillis: 0).backfillFloor == 4)
+        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover().backfillFloor == 4)
         try journal.saveBackfillFloor(nil)
-        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover(textWindowMillis: 0).backfillFloor == nil)
+        #expect(try IngestJournal(folder: dir.appendingPathComponent("state")).recover().backfillFloor == nil)
         // A later journal over the same state never reuses a segment number (they name part files).
         let reopened = try IngestJournal(folder: dir.appendingPathComponent("state"))
         try reopened.append(.init(kind: .post, id: 11, createdAt: 1000, textKey: 11, partitions: [partition], json: Data("{\"n\":11}".utf8)))

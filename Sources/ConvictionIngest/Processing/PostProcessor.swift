@@ -28,14 +28,11 @@ public struct PostProcessor: Sendable {
         botPatterns = filters.botPatterns.map { Array($0.utf8).map(Self.asciiLower) }
     }
 
-    public var distinctIDs: Int { seenIDs.count }
-
     /// Restores state after a restart: ids already stored or quarantined, and recent texts.
     public mutating func remember(id: UInt64, createdAt: EpochMillis) { seenIDs[id] = createdAt }
     public mutating func remember(textKey: UInt64, createdAt: EpochMillis) {
         acceptedTexts[textKey] = max(acceptedTexts[textKey] ?? .min, createdAt)
     }
-    public func hasSeen(_ id: UInt64) -> Bool { seenIDs[id] != nil }
 
     /// Forgets ids and texts too old to come back, so a long-running stream's memory stays bounded.
     public mutating func prune(idsBefore idCutoff: EpochMillis, textsBefore textCutoff: EpochMillis) {

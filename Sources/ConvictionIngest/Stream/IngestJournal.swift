@@ -110,10 +110,9 @@ public final class IngestJournal: @unchecked Sendable {
         public var truncatedLines = 0
     }
 
-    /// Reads the state database and every segment left behind. `retention` bounds the ids kept in
-    /// memory, counted back from the newest `created_at` seen (not the wall clock: archives and the
-    /// simulator post in the past).
-    public func recover(textWindowMillis: Int64) throws -> Recovered {
+    /// Reads the state database and every segment left behind. The processor prunes what it is
+    /// given by its own windows, counted back from the newest `created_at` seen.
+    public func recover() throws -> Recovered {
         var recovered = Recovered()
         try database.read { db in
             for row in try Row.fetchAll(db, sql: "SELECT id, created_at FROM seen_id") { recovered.ids.append((UInt64(bitPattern: row[0] as Int64), row[1])) }
@@ -132,7 +131,6 @@ public final class IngestJournal: @unchecked Sendable {
             }
             recovered.pendingSegments.append(number)
         }
-        _ = textWindowMillis
         if let text = try? String(contentsOf: floorFile, encoding: .utf8) { recovered.backfillFloor = UInt64(text) }
         return recovered
     }
@@ -160,7 +158,7 @@ public final class IngestJournal: @unchecked Sendable {
               let id = UInt64(String(decoding: fields[1], as: UTF8.self)),
               let createdAt = Int64(String(decoding: fields[2], as: UTF8.self)),
               let textKey = UInt64(String(decoding: fields[3], as: UTF8.self)) else { return nil }
-        let partitions = fields[4].split(separator: 0x2C).compactMap { Partition.containing(String(decoding: $0, as: UTF8.self) + "x", in: .rawPosts) }
+        let partitions = fields[4].split(separator: 0x2C).compactMap { Partition(prefix: String(decoding: $0, as: UTF8.self), in: .rawPosts) }
         return Entry(kind: kind, id: id, createdAt: createdAt, textKey: textKey, partitions: partitions, json: Data(fields[5]),
                      fromBackfill: kindField.hasSuffix("b"))
     }

@@ -119,7 +119,7 @@ public final class StreamIngestor: Sendable {
 
     public func run() async throws -> Summary {
         var processor = PostProcessor(symbols: symbols, filters: filters)
-        let recovered = try journal.recover(textWindowMillis: Int64(filters.duplicateTextWindowSeconds) * 1000)
+        let recovered = try journal.recover()
         for (id, createdAt) in recovered.ids { processor.remember(id: id, createdAt: createdAt) }
         for (key, at) in recovered.texts { processor.remember(textKey: key, createdAt: at) }
         if !recovered.pendingSegments.isEmpty {

@@ -224,7 +224,8 @@ public struct ScoreTask: Sendable {
                 return .busy(LeaseBoard.Holder(worker: worker, expiresAt: 0))
             }
             let scored = await score(batch.map(\.text), engine: engine, run: &run)
-            try await checkpoints.write(index, ids: batch.map(\.id), results: scored)
+            // The last batch needs no checkpoint: the partition's output is written next.
+            if batch.endIndex < posts.count { try await checkpoints.write(index, ids: batch.map(\.id), results: scored) }
             results += scored
         }
         if keeper.lost { return .busy(LeaseBoard.Holder(worker: "another worker", expiresAt: 0)) }

@@ -40,10 +40,16 @@ public struct Partition: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// The partition an object key belongs to, or nil when the key is not under `dataset`.
     public static func containing(_ key: String, in dataset: Dataset) -> Partition? {
-        guard key.hasPrefix(dataset.rawValue + "/") else { return nil }
+        guard let slash = key.lastIndex(of: "/") else { return nil }
+        return Partition(prefix: String(key[...slash]), in: dataset)
+    }
+
+    /// The partition a prefix (`raw/posts/dt=2026-01-05/symbol=AAPL/`) names, or nil when it is not under `dataset`.
+    public init?(prefix: String, in dataset: Dataset) {
+        guard prefix.hasPrefix(dataset.rawValue + "/") else { return nil }
         var date: CivilDate?
         var symbol: Symbol?
-        for segment in key.dropFirst(dataset.rawValue.count + 1).split(separator: "/").dropLast() {
+        for segment in prefix.dropFirst(dataset.rawValue.count + 1).split(separator: "/") {
             if segment.hasPrefix("dt=") {
                 guard let d = CivilDate(iso: String(segment.dropFirst(3))) else { return nil }
                 date = d
@@ -51,7 +57,7 @@ public struct Partition: Hashable, Sendable, Comparable, CustomStringConvertible
                 symbol = Symbol(String(segment.dropFirst(7)))
             }
         }
-        return Partition(dataset, date: date, symbol: symbol)
+        self.init(dataset, date: date, symbol: symbol)
     }
 
     public static func < (lhs: Partition, rhs: Partition) -> Bool { lhs.prefix < rhs.prefix }
