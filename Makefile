@@ -24,7 +24,7 @@ demo: build
 # Suites that time in-process servers run on their own: the stream fault injection times idle
 # watchdogs in milliseconds, and the LLM client and spot-notice suites time request deadlines. The
 # CPU-bound suites (scoring, training) would otherwise share the 2-thread cooperative pool with them.
-TIMED_SUITES := StreamIngestionTests|LLMScorerTests|SpotNoticeTests
+TIMED_SUITES := StreamIngestionTests|LLMScorerTests|SpotNoticeTests|DashboardServerTests
 test: setup
 	bash scripts/with-moto.sh swift test --skip "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build --filter "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
@@ -33,6 +33,7 @@ bench: setup
 	@bash benchmarks/run.sh
 	@bash benchmarks/scoring.sh
 	@bash benchmarks/replay.sh
+	@bash benchmarks/dashboard.sh
 
 model: setup
 	@bash scripts/train-model.sh

@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -51,9 +53,14 @@ let package = Package(
                 "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionXEmulator", logging,
             ]
         ),
+        .target(
+            name: "ConvictionDashboard",
+            dependencies: ["ConvictionCore", "ConvictionPipeline", crypto, logging, .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging]
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -76,6 +83,11 @@ let package = Package(
         .testTarget(
             name: "ConvictionPipelineTests",
             dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", logging]
+        ),
+        .testTarget(
+            name: "ConvictionDashboardTests",
+            dependencies: ["ConvictionDashboard", "ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionCore", "ConvictionTesting",
+                           asyncHTTPClient, logging, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionTesting"]),

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in zlib1g-dev libsqlite3-dev; do
+# chromium: the dashboard browser test; wrk: the dashboard benchmark.
+for pkg in zlib1g-dev libsqlite3-dev chromium wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

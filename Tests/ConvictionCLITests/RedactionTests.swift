@@ -30,7 +30,7 @@ import Testing
         for store in stores {
             let commands: [[String]] = [
                 ["simulate"], ["ingest"], ["score"], ["features"], ["train"],
-                ["pipeline", "--twitter-sentiment", "--include-sentiment"], ["runs"], ["dashboard"],
+                ["pipeline", "--twitter-sentiment", "--include-sentiment"], ["runs"], ["dashboard", "--snapshot"],
                 ["pipeline", "--dry-run", "--twitter-sentiment", "--include-sentiment"],
                 ["secrets", "check"], ["secrets", "migrate"], ["secrets", "migrate"], ["secrets", "check"],
                 ["config", "show"], ["config", "check"], ["config", "init", "--output", work.appendingPathComponent("c.toml").path, "--force"],

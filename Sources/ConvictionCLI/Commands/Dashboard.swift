@@ -1,29 +1,54 @@
 import ArgumentParser
 import ConvictionCore
+import ConvictionDashboard
+import ConvictionFeatures
 import ConvictionPipeline
 import Foundation
 
 extension Conviction {
     struct Dashboard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Render the dashboard: tweet volume per bar by sentiment label, and the latest run.",
+            abstract: "Serve the live dashboard: tweet volume by sentiment with the price, sent_5m/sent_60m, posts, ingestion health, runs.",
             discussion: """
-            Reads scores/ and runs/; writes dashboard/index.html into the store (a static page with inline SVG,
-            no external scripts or fonts). Example:
-              conviction dashboard --symbol TSLA --date 2026-01-05
+            Serves http://127.0.0.1:8080/ (Hummingbird; no external scripts, fonts or styles). Charts are SVG drawn by the
+            server and refresh through server-sent events while ingestion and scoring write to the store; every chart has a
+            JSON twin under /api/ (see the README). Bound to another address, it requires the bearer token held in the
+            variable --token-env names. --snapshot writes dashboard/index.html into the store instead and exits. Examples:
+              conviction dashboard --port 8080 --metrics-url http://127.0.0.1:9464/metrics
+              CONVICTION_DASHBOARD_TOKEN=... conviction dashboard --host 0.0.0.0
+              conviction dashboard --snapshot --symbol TSLA
             """)
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Symbol to show; default: the first configured.") var symbol: String?
-        @Option(help: "UTC date (YYYY-MM-DD); default: the latest with scores.") var date: String?
+        @Option(help: "Address to bind; other than loopback needs a token.") var host = "127.0.0.1"
+        @Option(help: "Port to bind (0 = any free port; the URL is printed).") var port = 8080
+        @Option(help: "Environment variable holding the bearer token.") var tokenEnv = "CONVICTION_DASHBOARD_TOKEN"
+        @Option(help: "The stream ingester's /metrics URL, for live ingestion health (else health comes from the store).") var metricsURL: String?
+        @Option(help: "Seconds between checks for new data on the live stream of events.") var refresh = 1.0
+        @Flag(help: "Write dashboard/index.html into the store and exit.") var snapshot = false
+        @Option(help: "Snapshot: the symbol; default the first configured.") var symbol: String?
+        @Option(help: "Snapshot: the UTC date (YYYY-MM-DD); default the newest with posts.") var date: String?
 
         func run() async throws {
             let context = try await global.context(try global.resolve())
-            if context.dryRun {
-                print("plan: render dashboard/index.html for \(symbol ?? context.configuration.symbols[0].rawValue) from scores/ and runs/")
+            let data = DashboardData(store: context.store, symbols: context.configuration.symbols, barMinutes: context.configuration.features.barMinutes,
+                                     metricsURL: metricsURL)
+            if snapshot {
+                if context.dryRun { return print("plan: render dashboard/index.html from raw/posts/, scores/, features/ and runs/") }
+                print("dashboard: \(try await DashboardPage.snapshot(data, symbol: symbol, date: date))")
                 return
             }
-            let page = try await DashboardPage(context: context).render(symbol: symbol, date: date)
-            print("dashboard: \(page)")
+            var settings = DashboardServer.Settings()
+            settings.host = host
+            settings.port = port
+            settings.refresh = .milliseconds(Int64(max(0.05, refresh) * 1000))
+            if let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty { settings.token = Secret(token) }
+            let server = try DashboardServer(data: data, settings: settings)
+            if context.dryRun { return print("plan: serve the dashboard on \(host):\(port)\(settings.token == nil ? "" : " with a bearer token")") }
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            try await server.run(logger: context.logger) { port in
+                // Unbuffered, so a script reading the pipe learns the URL at once.
+                FileHandle.standardOutput.write(Data("dashboard: serving http://\(shownHost):\(port)/\n".utf8))
+            }
         }
     }
 }
