@@ -50,7 +50,8 @@ let package = Package(
             name: "ConvictionPipeline",
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
-                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionXEmulator", logging,
+                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionXEmulator", logging, asyncHTTPClient,
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(

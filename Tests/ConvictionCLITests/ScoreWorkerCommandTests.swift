@@ -47,6 +47,23 @@ import Testing
         #expect((result["answered"] as? Int ?? .max) <= posts + Self.checkpointPosts, "\(result)")
     }
 
+    /// SIGTERM stops a worker after the batch in hand: it exits 0 and says what it left.
+    @Test func sigtermStopsAWorkerAfterTheBatchInHand() throws {
+        guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }
+        let (data, environment, server, url) = try Self.prepare("score-sigterm")
+        defer { server.signal(SIGTERM) }
+        let checkpoints = { (FileManager.default.subpaths(atPath: data + "/_work/score") ?? []).filter { $0.hasSuffix(".jsonl.gz") }.count }
+        let worker = try BackgroundCommand(["score", "--data-dir", data, "--worker-id", "terminated"], environment: environment, label: "w-term")
+        #expect(worker.waitFor(timeout: 120) { _ in checkpoints() >= 1 }, "\(worker.stderr)")
+        worker.signal(SIGTERM)
+        #expect(worker.waitForExit(timeout: 60) == 0, "\(worker.stderr)")
+        #expect(worker.stderr.contains("score: SIGTERM received; finishing the batch in hand"), "\(worker.stderr)")
+        #expect(worker.stdout.contains("stopped early (SIGTERM)"), "\(worker.stdout)")
+        let finisher = try TestSupport.conviction(["score", "--data-dir", data], environment: environment)
+        #expect(finisher.status == 0, "\(finisher.stderr)")
+        _ = try Self.check(python: python, data: data, url: url)
+    }
+
     /// Two workers started together share the queue: each partition is scored by one of them.
     @Test func twoWorkersShareTheQueue() throws {
         guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }

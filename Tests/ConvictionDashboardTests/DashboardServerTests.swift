@@ -83,12 +83,12 @@ enum KnownStore {
         func stop() { task.cancel() }
     }
 
-    func start(_ store: any ObjectStore, token: String? = nil) async throws -> Running {
+    func start(_ store: any ObjectStore, token: String? = nil, metricsURL: String? = nil) async throws -> Running {
         var settings = DashboardServer.Settings()
         settings.port = 0
         settings.refresh = .milliseconds(50)
         settings.token = token.map(Secret.init)
-        let data = DashboardData(store: store, symbols: [Symbol("AAPL"), Symbol("TSLA")], ttl: .milliseconds(50))
+        let data = DashboardData(store: store, symbols: [Symbol("AAPL"), Symbol("TSLA")], metricsURL: metricsURL, ttl: .milliseconds(50))
         let server = try DashboardServer(data: data, settings: settings)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "test.dashboard")
@@ -208,6 +208,23 @@ enum KnownStore {
         #expect((runs["runs"] as? [Any])?.isEmpty == true)
         #expect(try await get("\(server.base)/panel/runs?symbol=AAPL&date=2026-01-05").body.contains("no runs yet"))
         #expect(try await get("\(server.base)/svg/roc").status == 404)
+    }
+
+    @Test func healthComesLiveFromTheStreamsMetrics() async throws {
+        let metrics = IngestMetrics()
+        metrics.update { s in
+            s.connected = true; s.lagSeconds = 2.5; s.postsBySymbol = ["AAPL": 10, "TSLA": 4]
+            s.rejectedByReason = ["bot_pattern": 3, "cashtag_spam": 1]; s.reconnectsByClass = ["http": 2]
+        }
+        let endpoint = try await metrics.serve(port: 0)
+        let server = try await start(try await knownStore(), metricsURL: endpoint.baseURL + "/metrics")
+        defer { server.stop(); Task { await endpoint.close() } }
+        let health = try JSONSerialization.jsonObject(with: Data(try await get("\(server.base)/api/health").body.utf8)) as! [String: Any]
+        #expect(health["source"] as? String == "metrics" && health["connected"] as? Bool == true && health["lag_seconds"] as? Double == 2.5, "\(health)")
+        #expect(health["posts_stored"] as? Int == 14)
+        #expect(health["rejected"] as? [String: Int] == ["bot_pattern": 3, "cashtag_spam": 1] && health["reconnects"] as? [String: Int] == ["http": 2])
+        let panel = try await get("\(server.base)/panel/health?symbol=AAPL&date=2026-01-05").body
+        #expect(panel.contains(">yes<") && panel.contains("bot_pattern 3, cashtag_spam 1") && panel.contains("2.5 s"))
     }
 
     @Test func aTokenGuardsEveryRoute() async throws {

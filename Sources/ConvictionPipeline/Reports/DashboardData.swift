@@ -1,8 +1,11 @@
+import AsyncHTTPClient
 import ConvictionCore
 import ConvictionIngest
 import ConvictionModeling
 import ConvictionStore
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// What the dashboard shows, read from the store: per symbol and UTC day, posts per bar by
@@ -264,14 +267,11 @@ public final class DashboardData: Sendable {
         }
     }
 
+    /// The metrics page, or nil when it cannot be read within 2 s (health then comes from the store).
     static func fetch(_ url: String) async -> String? {
-        await withCheckedContinuation { continuation in
-            guard let u = URL(string: url) else { return continuation.resume(returning: nil) }
-            // A blocking read on a background thread: the metrics endpoint is local and small.
-            Thread.detachNewThread {
-                continuation.resume(returning: try? String(contentsOf: u, encoding: .utf8))
-            }
-        }
+        guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok,
+              let body = try? await response.body.collect(upTo: 4 << 20) else { return nil }
+        return String(buffer: body)
     }
 }
 
