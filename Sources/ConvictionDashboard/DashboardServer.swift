@@ -13,7 +13,7 @@ import NIOCore
 /// so the content security policy can forbid them) then re-fetches its panels.
 ///
 /// Bound to 127.0.0.1 by default. Bound elsewhere it requires a bearer token: the
-/// `Authorization: Bearer` header, or a cookie set by visiting `/login?token=...` once.
+/// `Authorization: Bearer` header, or a cookie set by signing in once at `/login` (a form).
 public struct DashboardServer: Sendable {
     public struct Settings: Sendable {
         public var host = "127.0.0.1"
@@ -131,8 +131,14 @@ public struct DashboardServer: Sendable {
         }
         router.get("/static/dashboard.js") { _, _ -> Response in Self.response(Self.script, type: "text/javascript; charset=utf-8") }
         if let token = settings.token {
-            router.get("/login") { request, _ -> Response in
-                guard let given = request.uri.queryParameters["token"].map(String.init), BearerToken.matches(given, token) else {
+            // The token goes in a form's body, never in a URL (history, proxy logs).
+            router.get("/login") { _, _ -> Response in
+                Self.html("<!doctype html><html><head><meta charset=\"utf-8\"><title>Conviction</title></head><body><form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autofocus></label> <button>Open the dashboard</button></form></body></html>")
+            }
+            router.post("/login") { request, _ -> Response in
+                let body = try await request.body.collect(upTo: 4096)
+                let form = URLComponents(string: "/?" + String(buffer: body).replacingOccurrences(of: "+", with: "%20"))
+                guard let given = form?.queryItems?.first(where: { $0.name == "token" })?.value, BearerToken.matches(given, token) else {
                     throw HTTPError(.unauthorized, message: "wrong or missing token")
                 }
                 return Response(status: .seeOther, headers: [.location: "/", .setCookie: "\(BearerToken.cookie)=\(given); Path=/; HttpOnly; SameSite=Strict"])
@@ -204,7 +210,7 @@ struct SecurityHeaders: RouterMiddleware {
     typealias Context = BasicRequestContext
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return response

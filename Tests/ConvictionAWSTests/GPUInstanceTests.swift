@@ -17,11 +17,10 @@ import Testing
         #expect(try await store.create("_leases/x/1.json", data: Data("a".utf8)))
         #expect(try await !store.create("_leases/x/1.json", data: Data("b".utf8)))
         #expect(try await store.get("_leases/x/1.json") == Data("a".utf8))
-        let a = LeaseBoard(store: store, queue: "score", worker: "a", ttl: .seconds(60), host: "host-a", pid: 1)
-        let b = LeaseBoard(store: store, queue: "score", worker: "b", ttl: .seconds(60), host: "host-b", pid: 2)
+        let boards = (1...4).map { LeaseBoard(store: store, queue: "score", worker: "w\($0)", ttl: .seconds(60), host: "host-\($0)", pid: Int32($0)) }
         // Racing workers: exactly one gets the unit.
         let attempts = await withTaskGroup(of: LeaseBoard.Attempt?.self) { group in
-            for board in [a, b, a, b] { group.addTask { try? await board.acquire("raw/posts/dt=2026-01-05/symbol=AAPL/") } }
+            for board in boards { group.addTask { try? await board.acquire("raw/posts/dt=2026-01-05/symbol=AAPL/") } }
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(attempts.filter { if case .acquired? = $0 { true } else { false } }.count == 1, "\(attempts)")

@@ -41,6 +41,31 @@ import Testing
         await #expect(throws: LeaseBoard.LeaseLost.self) { _ = try await b.renew(taken) }
     }
 
+    /// A worker that stalled while others renewed (and deleted old generations) cannot write its
+    /// way back in; a release covers a renewal the releaser never saw.
+    @Test func aStalledWorkerCannotResurrectItsLeaseAndReleaseCoversLateRenewals() async throws {
+        let store = try store()
+        let a = LeaseBoard(store: store, queue: "score", worker: "a", ttl: .seconds(1), host: "host-a", pid: 1)
+        let b = LeaseBoard(store: store, queue: "score", worker: "b", ttl: .seconds(1), host: "host-b", pid: 2)
+        guard case .acquired(let stale) = try await a.acquire("u") else { Issue.record("free unit"); return }
+        try await Task.sleep(for: .milliseconds(1100))
+        guard case .acquired(var held) = try await b.acquire("u") else { Issue.record("a lapsed lease is free"); return }
+        held = try await b.renew(try await b.renew(held))  // generation 1 and 2 are deleted now
+        await #expect(throws: LeaseBoard.LeaseLost.self) { _ = try await a.renew(stale) }
+        guard case .busy(let holder) = try await a.acquire("u") else { Issue.record("b still holds it"); return }
+        #expect(holder.worker == "b")
+        // b releases with a lease value older than its newest renewal: the head is released all the same.
+        let newer = try await b.renew(held)
+        try await b.release(held)
+        let head = try await b.newest("u")
+        #expect(head?.released == true && newer.generation < head?.generation ?? 0)
+        // a release by a worker that no longer holds the unit leaves the holder alone.
+        guard case .acquired = try await a.acquire("u") else { Issue.record("released unit is free"); return }
+        try await b.release(newer)
+        let after = try await a.newest("u")
+        #expect(after?.worker == "a" && after?.released == false)
+    }
+
     @Test func aDeadWorkerOnThisHostHoldsNothing() async throws {
         let store = try store()
         let host = ProcessInfo.processInfo.hostName

@@ -67,7 +67,8 @@ public struct EC2Client: Sendable {
     /// Launches spot instances; with `dryRun` only checks that the launch would be allowed (no instances).
     public func launch(_ request: LaunchRequest, dryRun: Bool = false) async throws -> [Instance] {
         // All or nothing: a partial fleet would leave part of the queue without workers unexpectedly.
-        var p: [(String, String)] = [("MinCount", String(request.count)), ("MaxCount", String(request.count))]
+        // One token per launch: a retry after a lost response cannot start a second set of instances.
+        var p: [(String, String)] = [("MinCount", String(request.count)), ("MaxCount", String(request.count)), ("ClientToken", UUID().uuidString)]
         p.append(request.template.hasPrefix("lt-") ? ("LaunchTemplate.LaunchTemplateId", request.template) : ("LaunchTemplate.LaunchTemplateName", request.template))
         p.append(("LaunchTemplate.Version", request.templateVersion))
         if let type = request.instanceType { p.append(("InstanceType", type)) }

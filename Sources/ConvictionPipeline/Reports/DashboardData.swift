@@ -97,6 +97,7 @@ public final class DashboardData: Sendable {
     /// The stream ingester's Prometheus endpoint, for live health; nil = health from the store.
     public let metricsURL: String?
     public let ttl: Duration
+    static let cacheLimit = 512
     private let cache = Mutex<[String: (at: ContinuousClock.Instant, value: any Sendable)]>([:])
 
     public init(store: any ObjectStore, symbols: [Symbol], barMinutes: Int = 5, metricsURL: String? = nil, ttl: Duration = .seconds(1)) {
@@ -109,7 +110,14 @@ public final class DashboardData: Sendable {
         let now = ContinuousClock.now
         if let hit = cache.withLock({ $0[key] }), now - hit.at < ttl, let value = hit.value as? T { return value }
         let value = try await compute()
-        cache.withLock { $0[key] = (now, value) }
+        cache.withLock { entries in
+            // Bounded: expired answers go first, then the oldest, so any number of days viewed costs constant memory.
+            if entries.count >= Self.cacheLimit {
+                entries = entries.filter { now - $0.value.at < ttl }
+                while entries.count >= Self.cacheLimit, let oldest = entries.min(by: { $0.value.at < $1.value.at })?.key { entries[oldest] = nil }
+            }
+            entries[key] = (now, value)
+        }
         return value
     }
 
@@ -281,8 +289,12 @@ struct PrometheusText {
 
     init(_ text: String) {
         samples = text.split(separator: "\n").compactMap { line -> (String, [String: String], Double)? in
-            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
-            let series = line[..<space]
+            guard !line.hasPrefix("#") else { return nil }
+            // `name{labels} value [timestamp]`: the value is the first token after the series.
+            let seriesEnd = line.firstIndex(of: "}").map { line.index(after: $0) } ?? line.firstIndex(of: " ") ?? line.endIndex
+            let series = line[..<seriesEnd]
+            guard let token = line[seriesEnd...].split(separator: " ").first, let value = Double(token), value.isFinite,
+                  abs(value) < 1e15 else { return nil }
             guard let brace = series.firstIndex(of: "{") else { return (String(series), [:], value) }
             var labels: [String: String] = [:]
             for pair in series[series.index(after: brace)...].dropLast().split(separator: ",") {

@@ -147,6 +147,9 @@ public enum DashboardPage {
     /// without live refresh); returns its location.
     public static func snapshot(_ data: DashboardData, symbol requested: String?, date requestedDate: String?) async throws -> String {
         let symbol = requested.map(Symbol.init) ?? data.symbols[0]
+        guard data.symbols.contains(symbol) else {
+            throw StoreError(key: symbol.rawValue, message: "not a configured symbol (universe.symbols: \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
+        }
         let newest = try await data.days()[symbol.rawValue]?.last.flatMap(CivilDate.init(iso:))
         guard let date = requestedDate.flatMap(CivilDate.init(iso:)) ?? newest else {
             throw StoreError(key: Dataset.rawPosts.rawValue, message: "no posts for \(symbol): run `conviction ingest` first")

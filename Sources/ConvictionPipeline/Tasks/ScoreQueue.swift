@@ -81,7 +81,8 @@ final class LeaseKeeper: Sendable {
                     guard let self else { return }
                     let current = self.state.withLock { $0.lease }
                     do {
-                        let renewed = try await board.renew(current)
+                        // Not cancelled with the loop: a renewal cut off mid-request may still land.
+                        let renewed = try await Task { try await board.renew(current) }.value
                         self.state.withLock { $0.lease = renewed }
                     } catch is LeaseBoard.LeaseLost {
                         self.state.withLock { $0.lost = true }
@@ -94,15 +95,15 @@ final class LeaseKeeper: Sendable {
         }
     }
 
-    var lost: Bool { state.withLock { $0.lost } }
+    /// True when another worker took the lease, or it expired because renewals kept failing.
+    var lost: Bool { state.withLock { $0.lost || LeaseBoard.nowMillis() >= $0.lease.expiresAt } }
 
-    /// Stops renewing (waiting for a renewal in flight) and gives the lease back.
+    /// Stops renewing (waiting for a renewal in flight) and gives the lease back if it is still ours.
     func release() async throws {
         let task = renewing.withLock { $0 }
         task?.cancel()
         await task?.value
-        let (lease, lost) = state.withLock { ($0.lease, $0.lost) }
-        if !lost { try await board.release(lease) }
+        try await board.release(state.withLock { $0.lease })
     }
 
     deinit { renewing.withLock { $0 }?.cancel() }

@@ -152,6 +152,8 @@ public struct ScoreTask: Sendable {
 
     func scorePartition(_ partition: Partition, keys: [String], engine: ScoringEngine, board: LeaseBoard,
                         run: inout RunState, outcome: inout StageOutcome) async throws -> PartitionResult {
+        // Held by a live worker elsewhere: do not fetch what cannot be worked on.
+        if let holder = try await board.holder(partition.prefix) { return .busy(holder) }
         var files: [(String, Data)] = []
         var hasher = ContentHasher()
         for key in keys.sorted() {
@@ -254,6 +256,8 @@ public struct ScoreTask: Sendable {
             try await keeper.release()
             return .finished
         }
+        // The same output from a worker that took over is harmless; a record from one that lost its lease is not made.
+        if keeper.lost { return .busy(LeaseBoard.Holder(worker: "another worker", expiresAt: 0)) }
         try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: unitHash, outputKeys: outputs.joined(separator: "\n"),
                                          outputHash: ContentHasher.hash(bytes), rows: scores.count, completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
         try await checkpoints.removeAll()

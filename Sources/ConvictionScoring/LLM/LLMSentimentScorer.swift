@@ -155,7 +155,9 @@ public final class LLMSentimentScorer: Sendable {
                     noteReachable()
                     failure = .httpError
                     guard status == 429 || status >= 500 else { return texts.map { _ in .failed(.httpError) } }
-                    if let seconds = headers.first(name: "retry-after").flatMap(Double.init) { retryAfter = .milliseconds(Int(min(seconds, 30) * 1000)) }
+                    if let seconds = headers.first(name: "retry-after").flatMap(Double.init), seconds.isFinite, seconds >= 0 {
+                        retryAfter = .milliseconds(Int(min(seconds, 30) * 1000))
+                    }
                 }
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 noteUnreachable()

@@ -53,9 +53,20 @@ public struct LeaseBoard: Sendable {
     let pid: Int32
 
     public init(store: any ObjectStore, queue: String, worker: String, ttl: Duration,
-                host: String = ProcessInfo.processInfo.hostName, pid: Int32 = ProcessInfo.processInfo.processIdentifier) {
+                host: String = LeaseBoard.localHost, pid: Int32 = ProcessInfo.processInfo.processIdentifier) {
         self.store = store; self.queue = queue; self.worker = worker; self.ttl = ttl; self.host = host; self.pid = pid
     }
+
+    /// Where pids can be compared: the host name, its boot and the pid namespace. Containers that
+    /// share a host name have pid namespaces of their own, so their pids are never taken for dead.
+    public static let localHost: String = {
+        var id = ProcessInfo.processInfo.hostName
+        if let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) {
+            id += "/boot-" + boot.trimmingCharacters(in: .whitespacesAndNewlines).prefix(8)
+        }
+        if let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") { id += "/" + namespace }
+        return id
+    }()
 
     /// `<host>-<pid>`: unique among live workers, and recognisable in the lease records.
     public static func defaultWorkerID() -> String {
@@ -70,7 +81,7 @@ public struct LeaseBoard: Sendable {
         folder(unit) + String(format: "%010d.json", generation)
     }
 
-    static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     var ttlMillis: Int64 { ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000 }
 
@@ -84,6 +95,12 @@ public struct LeaseBoard: Sendable {
             return try JSONDecoder().decode(Record.self, from: data)
         }
         throw StoreError(key: folder(unit), message: "lease records changed while being read three times in a row")
+    }
+
+    /// The live holder of a unit's lease when it is another worker; nil when the unit is free or ours.
+    public func holder(_ unit: String) async throws -> Holder? {
+        guard let current = try await newest(unit), !isFree(current), !isMine(current) else { return nil }
+        return Holder(worker: current.worker, expiresAt: current.expiresAt)
     }
 
     /// Takes the unit's lease when it is free; `.busy` names the live holder otherwise.
@@ -109,10 +126,17 @@ public struct LeaseBoard: Sendable {
         return renewed
     }
 
-    /// Gives the unit back so another worker can take it at once.
+    /// Gives the unit back so another worker can take it at once. Released at the chain's head, so
+    /// a renewal that landed after `lease` was last seen is covered too; a lease that another worker
+    /// has taken meanwhile is left alone.
     public func release(_ lease: Lease) async throws {
-        _ = try await write(lease.unit, generation: lease.generation + 1, released: true)
+        for _ in 0..<3 {
+            guard let head = try await newest(lease.unit), isMine(head), !head.released else { return }
+            if try await write(lease.unit, generation: head.generation + 1, released: true) != nil { return }
+        }
     }
+
+    func isMine(_ record: Record) -> Bool { record.worker == worker && record.host == host && record.pid == pid }
 
     func isFree(_ record: Record) -> Bool {
         if record.released || record.expiresAt <= Self.nowMillis() { return true }
@@ -121,12 +145,21 @@ public struct LeaseBoard: Sendable {
         return false
     }
 
+    /// Writes the next generation; nil when another worker got there first.
     func write(_ unit: String, generation: Int, released: Bool) async throws -> Lease? {
-        let record = Record(unit: unit, worker: worker, host: host, pid: pid, generation: generation,
+        let key = key(unit, generation: generation)
+        var record = Record(unit: unit, worker: worker, host: host, pid: pid, generation: generation,
                             expiresAt: Self.nowMillis() + ttlMillis, released: released)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard try await store.create(key(unit, generation: generation), data: try encoder.encode(record)) else { return nil }
+        if try await !store.create(key, data: try encoder.encode(record)) {
+            // A retried create whose first attempt landed finds its own record.
+            guard let existing = try? JSONDecoder().decode(Record.self, from: try await store.get(key)), isMine(existing), existing.released == released else { return nil }
+            record = existing
+        }
+        // Renewals delete old generations, so a worker that stalled can write a generation again:
+        // the write alone proves nothing while a newer one exists.
+        if let head = try await store.list(prefix: folder(unit)).filter({ $0.hasSuffix(".json") }).max(), head > key { return nil }
         return Lease(unit: unit, generation: generation, expiresAt: record.expiresAt)
     }
 }
