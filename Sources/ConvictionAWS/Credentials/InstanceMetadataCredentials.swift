@@ -10,30 +10,53 @@ import NIOHTTP1
 /// `AWS_EC2_METADATA_DISABLED` is not `true`, so runs off EC2 never probe the link-local address.
 public enum InstanceMetadataCredentials {
     public static func fetch(endpoint: String) async throws -> AWSCredentials {
-        let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
-        func call(_ method: HTTPMethod, _ path: String, headers: [(String, String)]) async throws -> String {
-            var request = HTTPClientRequest(url: base + path)
-            request.method = method
-            for (name, value) in headers { request.headers.add(name: name, value: value) }
-            let response = try await AWSHTTPClient.http.execute(request, timeout: .seconds(5))
-            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            guard response.status == .ok else {
-                throw AWSError(code: "InstanceMetadataError", message: "\(method.rawValue) \(path) answered \(response.status.code)", status: Int(response.status.code))
-            }
-            return body
-        }
-        let token = try await call(.PUT, "/latest/api/token", headers: [("x-aws-ec2-metadata-token-ttl-seconds", "21600")])
-        let auth = [("x-aws-ec2-metadata-token", token)]
-        let role = try await call(.GET, "/latest/meta-data/iam/security-credentials/", headers: auth)
-            .split(separator: "\n").first.map(String.init) ?? ""
+        let session = try await InstanceMetadataSession.open(endpoint: endpoint, ttlSeconds: 21600, timeout: .seconds(5))
+        let role = try await session.read("/latest/meta-data/iam/security-credentials/").split(separator: "\n").first.map(String.init) ?? ""
         guard !role.isEmpty else { throw AWSError(code: "InstanceMetadataError", message: "the instance has no IAM role") }
-        let document = try await call(.GET, "/latest/meta-data/iam/security-credentials/\(role)", headers: auth)
+        let document = try await session.read("/latest/meta-data/iam/security-credentials/\(role)")
         guard let object = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any],
               let key = object["AccessKeyId"] as? String, let secret = object["SecretAccessKey"] as? String else {
             throw AWSError(code: "InstanceMetadataError", message: "role \(role): the credentials document lacks AccessKeyId or SecretAccessKey")
         }
         return AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: (object["Token"] as? String).map(Secret.init),
                               source: "instance metadata (role \(role))")
+    }
+}
+
+/// An IMDSv2 session: a token from `PUT /latest/api/token`, sent with every read.
+struct InstanceMetadataSession {
+    let base: String
+    let token: String
+    let timeout: TimeAmount
+
+    static func open(endpoint: String, ttlSeconds: Int, timeout: TimeAmount) async throws -> InstanceMetadataSession {
+        let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        var request = HTTPClientRequest(url: base + "/latest/api/token")
+        request.method = .PUT
+        request.headers.add(name: "x-aws-ec2-metadata-token-ttl-seconds", value: String(ttlSeconds))
+        let response = try await AWSHTTPClient.http.execute(request, timeout: timeout)
+        let token = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        guard response.status == .ok else {
+            throw AWSError(code: "InstanceMetadataError", message: "PUT /latest/api/token answered \(response.status.code)", status: Int(response.status.code))
+        }
+        return InstanceMetadataSession(base: base, token: token, timeout: timeout)
+    }
+
+    /// The status and body of `GET path`.
+    func get(_ path: String) async throws -> (HTTPResponseStatus, String) {
+        var request = HTTPClientRequest(url: base + path)
+        request.headers.add(name: "x-aws-ec2-metadata-token", value: token)
+        let response = try await AWSHTTPClient.http.execute(request, timeout: timeout)
+        return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    /// The body of `GET path`; anything but 200 is an error naming the path.
+    func read(_ path: String) async throws -> String {
+        let (status, body) = try await get(path)
+        guard status == .ok else {
+            throw AWSError(code: "InstanceMetadataError", message: "GET \(path) answered \(status.code)", status: Int(status.code))
+        }
+        return body
     }
 }
 

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import ConvictionCore
 import Foundation
 import NIOCore
@@ -15,22 +14,11 @@ public enum SpotInterruptionNotice {
 
     /// The notice if one is posted, nil if not.
     public static func check(endpoint: String) async throws -> Notice? {
-        let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
-        var tokenRequest = HTTPClientRequest(url: base + "/latest/api/token")
-        tokenRequest.method = .PUT
-        tokenRequest.headers.add(name: "x-aws-ec2-metadata-token-ttl-seconds", value: "300")
-        let tokenResponse = try await AWSHTTPClient.http.execute(tokenRequest, timeout: .seconds(2))
-        let token = String(buffer: try await tokenResponse.body.collect(upTo: 1 << 16))
-        guard tokenResponse.status == .ok else {
-            throw AWSError(code: "InstanceMetadataError", message: "PUT /latest/api/token answered \(tokenResponse.status.code)", status: Int(tokenResponse.status.code))
-        }
-        var request = HTTPClientRequest(url: base + "/latest/meta-data/spot/instance-action")
-        request.headers.add(name: "x-aws-ec2-metadata-token", value: token)
-        let response = try await AWSHTTPClient.http.execute(request, timeout: .seconds(2))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        if response.status == .notFound { return nil }
-        guard response.status == .ok, let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
-            throw AWSError(code: "InstanceMetadataError", message: "spot/instance-action answered \(response.status.code)", status: Int(response.status.code))
+        let session = try await InstanceMetadataSession.open(endpoint: endpoint, ttlSeconds: 300, timeout: .seconds(2))
+        let (status, body) = try await session.get("/latest/meta-data/spot/instance-action")
+        if status == .notFound { return nil }
+        guard status == .ok, let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            throw AWSError(code: "InstanceMetadataError", message: "spot/instance-action answered \(status.code)", status: Int(status.code))
         }
         return Notice(action: object["action"] as? String ?? "terminate", time: object["time"] as? String ?? "")
     }

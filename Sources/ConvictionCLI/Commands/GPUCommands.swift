@@ -51,10 +51,7 @@ extension Conviction {
             let emulator = LLMEmulator(behaviour: behaviour)
             let url = try await emulator.start(host: host, port: port)
             FileHandle.standardOutput.write(Data("llm-emulator: serving \(url) (OpenAI-compatible API at \(url)/v1, spot notice at \(url)/latest/meta-data/spot/instance-action)\n".utf8))
-            let done = AsyncStream<Void>.makeStream()
-            let signals = SignalHandlers { _ in done.continuation.finish() }
-            for await _ in done.stream {}
-            signals.cancel()
+            await SignalHandlers.untilInterrupted()
             await emulator.stop()
             let state = emulator.state
             print("llm-emulator: \(state.requests) requests, \(state.answeredTexts) texts answered, \(state.transientErrors) transient errors, \(state.markerFailures) marker failures, at most \(state.maxInFlight) in flight")

@@ -212,10 +212,7 @@ extension Conviction {
             let url = try await emulator.start(host: host, port: port)
             // Unbuffered, so a script reading the pipe learns the URL at once.
             FileHandle.standardOutput.write(Data("x-emulator: serving \(lines.count) posts at \(url) (\(rate) posts/s from the first stream connection)\n".utf8))
-            let done = AsyncStream<Void>.makeStream()
-            let signals = SignalHandlers { _ in done.continuation.finish() }
-            for await _ in done.stream {}
-            signals.cancel()
+            await SignalHandlers.untilInterrupted()
             await emulator.stop()
             let state = emulator.state
             print("x-emulator: published \(state.published) of \(state.total), \(state.streamConnects) stream connection(s), faults \(state.faultsInjected)")
@@ -238,4 +235,12 @@ final class SignalHandlers {
     }
 
     func cancel() { for source in sources { source.cancel() } }
+
+    /// Returns on the first SIGINT or SIGTERM: how the local servers run until stopped.
+    static func untilInterrupted() async {
+        let done = AsyncStream<Void>.makeStream()
+        let signals = SignalHandlers { _ in done.continuation.finish() }
+        for await _ in done.stream {}
+        signals.cancel()
+    }
 }

@@ -9,7 +9,7 @@ public enum Timestamps {
     public static let hour: EpochMillis = 3_600_000
     public static let day: EpochMillis = 86_400_000
 
-    /// The wall-clock time now; only for informational stamps, never for data.
+    /// The wall-clock time now: for stamps and lease expiry, never for data.
     public static func now() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }
 
     /// RFC 3339 with milliseconds and `Z`, the X API's `created_at` format: `2026-11-24T14:30:01.000Z`.

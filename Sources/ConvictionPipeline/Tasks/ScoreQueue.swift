@@ -96,7 +96,7 @@ final class LeaseKeeper: Sendable {
     }
 
     /// True when another worker took the lease, or it expired because renewals kept failing.
-    var lost: Bool { state.withLock { $0.lost || LeaseBoard.nowMillis() >= $0.lease.expiresAt } }
+    var lost: Bool { state.withLock { $0.lost || Timestamps.now() >= $0.lease.expiresAt } }
 
     /// Stops renewing (waiting for a renewal in flight) and gives the lease back if it is still ours.
     func release() async throws {

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// Leases on units of work, kept in the object store so workers on several machines can share one
@@ -81,8 +82,6 @@ public struct LeaseBoard: Sendable {
         folder(unit) + String(format: "%010d.json", generation)
     }
 
-    public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-
     var ttlMillis: Int64 { ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000 }
 
     /// The newest record of a unit's chain, nil when it never had a lease.
@@ -139,7 +138,7 @@ public struct LeaseBoard: Sendable {
     func isMine(_ record: Record) -> Bool { record.worker == worker && record.host == host && record.pid == pid }
 
     func isFree(_ record: Record) -> Bool {
-        if record.released || record.expiresAt <= Self.nowMillis() { return true }
+        if record.released || record.expiresAt <= Timestamps.now() { return true }
         // A worker on this host that no longer runs holds nothing.
         if record.host == host && record.pid != pid && kill(record.pid, 0) != 0 && errno == ESRCH { return true }
         return false
@@ -149,7 +148,7 @@ public struct LeaseBoard: Sendable {
     func write(_ unit: String, generation: Int, released: Bool) async throws -> Lease? {
         let key = key(unit, generation: generation)
         var record = Record(unit: unit, worker: worker, host: host, pid: pid, generation: generation,
-                            expiresAt: Self.nowMillis() + ttlMillis, released: released)
+                            expiresAt: Timestamps.now() + ttlMillis, released: released)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         if try await !store.create(key, data: try encoder.encode(record)) {
