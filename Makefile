@@ -21,13 +21,9 @@ build: setup
 demo: build
 	@bash scripts/demo.sh "$(DEMO_DIR)"
 
-# Suites that time in-process servers run on their own: the stream fault injection times idle
-# watchdogs in milliseconds, and the LLM client and spot-notice suites time request deadlines. The
-# CPU-bound suites (scoring, training) would otherwise share the 2-thread cooperative pool with them.
-TIMED_SUITES := StreamIngestionTests|LLMScorerTests|SpotNoticeTests|DashboardServerTests
+# Every `swift test` runs under a watchdog that kills a hang and names it (scripts/run-tests.sh).
 test: setup
-	bash scripts/with-moto.sh swift test --skip "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build --filter "$(TIMED_SUITES)" $(SWIFT_BUILD_FLAGS)
+	bash scripts/run-tests.sh $(SWIFT_BUILD_FLAGS)
 
 bench: setup
 	@bash benchmarks/run.sh

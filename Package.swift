@@ -12,6 +12,7 @@ let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let asyncHTTPClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+let serviceLifecycle: [Target.Dependency] = ["ServiceLifecycle", "UnixSignals"].map { .product(name: $0, package: "swift-service-lifecycle") }
 let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOHTTP1", "NIOConcurrencyHelpers"].map { .product(name: $0, package: "swift-nio") }
 
 let package = Package(
@@ -21,14 +22,15 @@ let package = Package(
         .executable(name: "conviction", targets: ["ConvictionCLI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -61,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging]
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging] + serviceLifecycle
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -72,7 +74,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .target(name: "ConvictionTesting", path: "Tests/ConvictionTesting"),
+        .target(name: "ConvictionTesting", dependencies: ["ConvictionCore"], path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),

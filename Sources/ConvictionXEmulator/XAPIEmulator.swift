@@ -43,8 +43,12 @@ public final class XAPIEmulator: Sendable {
         public var stallLimit: Duration = .seconds(120)
         /// Stream lines per written chunk.
         public var linesPerChunk = 8
-        /// Clock for rate-limit windows (milliseconds); tests share the client's virtual clock.
-        public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        /// The time source for publishing, keep-alives, stalls and rate-limit windows; tests pass the
+        /// client's own, so a reset header means the same instant to both sides.
+        public var clock: any TimeSource = SystemTimeSource()
+        /// How long a new stream connection waits for the previous one to be seen closed before it
+        /// earns TooManyConnections (the client closes first, but the server notices a moment later).
+        public var admissionGrace: Duration = .seconds(5)
 
         public init(bearerToken: String) { self.bearerToken = bearerToken }
     }
@@ -63,16 +67,22 @@ public final class XAPIEmulator: Sendable {
         public var searchRequests = 0
         /// Stream connect outcomes in order: `ok`, `429`, `5xx`, `401`.
         public var connectLog: [String] = []
+        /// Posts written whole on a stream connection (what a client must keep once it has them).
+        public var streamedPosts = 0
     }
 
     struct Mutable: Sendable {
         var state = State()
-        var publishStart: ContinuousClock.Instant?
+        /// The clock's monotonic reading at the first stream connection.
+        var publishStart: Int64?
         var nextFault = 0
         var rules: [StreamRule] = []
         var parsedRules: [(id: String, tag: String?, query: RuleQuery)] = []
         var nextRuleID: UInt64 = 1_800_000_000_000_000_001
         var windows: [String: (start: Int64, count: Int)] = [:]
+        var streamedIDs: Set<UInt64> = []
+        /// Set by `pausePublishing()`: publishing stays at this count.
+        var pausedAt: Int?
     }
 
     public let configuration: Configuration
@@ -119,12 +129,21 @@ public final class XAPIEmulator: Sendable {
         return feed.entries.prefix(count).filter { e in rules.contains { $0.query.matches(e.subject) } }.map(\.id)
     }
 
+    /// Ids of the posts written whole on any stream connection.
+    public func streamedIDs() -> Set<UInt64> { mutable.withLockedValue { $0.streamedIDs } }
+
     /// True when every post has been published.
     public var exhausted: Bool { state.published >= feed.entries.count }
 
+    /// Stops publishing new posts (as a quiet market would); the connections stay open with keep-alives.
+    public func pausePublishing() {
+        mutable.withLockedValue { m in if m.pausedAt == nil { m.pausedAt = publishedCount(m) } }
+    }
+
     private func publishedCount(_ m: Mutable) -> Int {
+        if let paused = m.pausedAt { return paused }
         guard let start = m.publishStart else { return 0 }
-        let elapsed = (ContinuousClock.now - start).seconds
+        let elapsed = Double(configuration.clock.monotonicMillis() - start) / 1000
         return min(feed.entries.count, Int(elapsed * configuration.postsPerSecond))
     }
 
@@ -136,7 +155,7 @@ public final class XAPIEmulator: Sendable {
 
     /// Counts a request against its endpoint's window; returns the headers to send and whether it is over the limit.
     private func rateLimit(_ endpoint: String, limit: Int) -> (headers: [(String, String)], exceeded: Bool) {
-        let now = configuration.now()
+        let now = configuration.clock.now()
         return mutable.withLockedValue { m in
             var window = m.windows[endpoint] ?? (now, 0)
             if now >= window.start + configuration.windowSeconds * 1000 { window = (now, 0) }
@@ -189,6 +208,11 @@ public final class XAPIEmulator: Sendable {
             try await writer.respond(.ok, body: try encoder.encode(state))
         case "/__emulator/emitted-ids":
             try await writer.respond(.ok, body: json(["ids": emittedIDs().map(String.init)]))
+        case "/__emulator/streamed-ids":
+            try await writer.respond(.ok, body: json(["ids": streamedIDs().sorted().map(String.init)]))
+        case "/__emulator/pause":
+            pausePublishing()
+            try await writer.respond(.ok, body: json(["paused_at": state.published]))
         default:
             try await writer.respond(.notFound, body: Data())
         }
@@ -197,7 +221,7 @@ public final class XAPIEmulator: Sendable {
     // MARK: - Rules
 
     private func rules(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
-        let sent = Timestamps.iso8601(configuration.now())
+        let sent = Timestamps.iso8601(configuration.clock.now())
         if request.method == .GET {
             let rules = mutable.withLockedValue { $0.rules }
             var body: [String: Any] = ["meta": ["sent": sent, "result_count": rules.count]]
@@ -332,9 +356,9 @@ public final class XAPIEmulator: Sendable {
         }
         // One connection at a time. A client that just closed its previous connection gets a
         // moment for the close to arrive; one that left it open gets X's TooManyConnections.
-        var waited = 0
-        while mutable.withLockedValue({ $0.state.activeStreams }) > 0 && waited < 60 {
-            try await Task.sleep(for: .milliseconds(5)); waited += 1
+        let arrived = ContinuousClock.now
+        while mutable.withLockedValue({ $0.state.activeStreams }) > 0 && ContinuousClock.now - arrived < configuration.admissionGrace {
+            try await Task.sleep(for: .milliseconds(2))
         }
         // The connection's first post is fixed when it is admitted: posts published earlier were
         // published while no one listened (the first connection starts the clock, so it misses none).
@@ -347,7 +371,7 @@ public final class XAPIEmulator: Sendable {
             m.state.activeStreams += 1
             m.state.streamConnects += 1
             m.state.connectLog.append("ok")
-            if m.publishStart == nil { m.publishStart = .now }
+            if m.publishStart == nil { m.publishStart = configuration.clock.monotonicMillis() }
             return publishedCount(m)
         }
         guard var cursor = admitted else {
@@ -356,9 +380,12 @@ public final class XAPIEmulator: Sendable {
         defer { mutable.withLockedValue { $0.state.activeStreams -= 1 } }
         try await writer.head(.ok, headers: limitHeaders + [("content-type", "application/json; charset=utf-8")])
 
+        let clock = configuration.clock
         var sinceFault = 0
-        var lastWrite = ContinuousClock.now
-        var lastLine: [UInt8]?
+        var lastWrite = clock.monotonicMillis()
+        // A fault due before this connection sent anything re-sends the newest matching post
+        // published so far (X may deliver a post again after a reconnect).
+        var lastLine: [UInt8]? = lastMatchingLine(before: cursor)
         let newline: [UInt8] = [0x0D, 0x0A]
         while true {
             if connectFaultIsNext { try await writer.end(); return }  // a clean close, so the next connect meets the fault
@@ -366,22 +393,30 @@ public final class XAPIEmulator: Sendable {
             guard cursor < published else {
                 // Nothing new to send: a fault that is due still happens (re-sending the last post
                 // where it needs one), so a schedule never waits on posts that will not come.
-                if ContinuousClock.now - lastWrite >= configuration.keepAliveInterval, let fault = takeFault(atConnect: false) {
+                if clock.elapsed(since: lastWrite) >= configuration.keepAliveInterval, let fault = takeFault(atConnect: false) {
                     sinceFault = 0
                     if try await inject(fault, line: lastLine, writer) { return }
-                    lastWrite = .now
+                    lastWrite = clock.monotonicMillis()
                     continue
                 }
-                if ContinuousClock.now - lastWrite >= configuration.keepAliveInterval {
+                if clock.elapsed(since: lastWrite) >= configuration.keepAliveInterval {
                     try await writer.chunk(newline)
-                    lastWrite = .now
+                    lastWrite = clock.monotonicMillis()
                 }
                 try await Task.sleep(for: .milliseconds(2))
                 if writer.isClosed { return }
                 continue
             }
             var chunk: [UInt8] = []
+            var chunkIDs: [UInt64] = []
             var lines = 0
+            // Ids count as streamed once their whole line was handed to the connection.
+            func flush() async throws {
+                try await writer.chunk(chunk)
+                let ids = chunkIDs
+                mutable.withLockedValue { m in m.streamedIDs.formUnion(ids); m.state.streamedPosts = m.streamedIDs.count }
+                chunk = []; chunkIDs = []; lines = 0
+            }
             let rules = mutable.withLockedValue { $0.parsedRules }
             while cursor < published {
                 let entry = feed.entries[cursor]
@@ -393,18 +428,31 @@ public final class XAPIEmulator: Sendable {
                 sinceFault += 1
                 if sinceFault >= configuration.faultEveryPosts, let fault = takeFault(atConnect: false) {
                     sinceFault = 0
-                    if !chunk.isEmpty { try await writer.chunk(chunk); chunk = []; lines = 0 }
+                    if !chunk.isEmpty { try await flush() }
                     if try await inject(fault, line: line, writer) { return }
-                    lastWrite = .now
+                    // The faults that did not end the connection sent this post whole.
+                    let id = entry.id
+                    mutable.withLockedValue { m in m.streamedIDs.insert(id); m.state.streamedPosts = m.streamedIDs.count }
+                    lastWrite = clock.monotonicMillis()
                     continue
                 }
                 chunk += line
+                chunkIDs.append(entry.id)
                 lines += 1
-                if lines >= configuration.linesPerChunk { try await writer.chunk(chunk); chunk = []; lines = 0 }
+                if lines >= configuration.linesPerChunk { try await flush() }
             }
-            if !chunk.isEmpty { try await writer.chunk(chunk) }
-            lastWrite = .now
+            if !chunk.isEmpty { try await flush() }
+            lastWrite = clock.monotonicMillis()
         }
+    }
+
+    private func lastMatchingLine(before cursor: Int) -> [UInt8]? {
+        let rules = mutable.withLockedValue { $0.parsedRules }
+        for entry in feed.entries[..<min(cursor, feed.entries.count)].reversed() {
+            let matched = rules.filter { $0.query.matches(entry.subject) }
+            if !matched.isEmpty { return entry.streamLine(matching: matched.map { ($0.id, $0.tag) }) + [0x0D, 0x0A] }
+        }
+        return nil
     }
 
     /// Applies an in-stream fault around `line` (the post due next, or the last one sent). Returns
@@ -416,8 +464,8 @@ public final class XAPIEmulator: Sendable {
             if let line { try await writer.chunk(line.prefix(line.count / 2)) }
             return true  // no terminating chunk: the connection just ends
         case .stall:
-            let start = ContinuousClock.now
-            while !writer.isClosed && ContinuousClock.now - start < configuration.stallLimit { try await Task.sleep(for: .milliseconds(5)) }
+            let start = configuration.clock.monotonicMillis()
+            while !writer.isClosed && configuration.clock.elapsed(since: start) < configuration.stallLimit { try await Task.sleep(for: .milliseconds(5)) }
             return true
         case .operationalDisconnect:
             try await writer.chunk(json(Self.operationalDisconnectBody) + Data(newline))

@@ -7,38 +7,9 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// A clock whose sleeps return at once and move its time forward, recording each wait: an hour
-/// of backoff runs in microseconds, and the test reads back exactly what was waited.
-final class VirtualClock: IngestClock {
-    private let state = NIOLockedValueBox<(now: Int64, sleeps: [Duration])>((1_790_000_000_000, []))
-    func now() -> Int64 { state.withLockedValue { $0.now } }
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        state.withLockedValue { $0.now += Int64(duration.seconds * 1000); $0.sleeps.append(duration) }
-        await Task.yield()
-    }
-    var sleeps: [Duration] { state.withLockedValue { $0.sleeps } }
-}
-
 enum StreamFixtures {
     static let token = "test-bearer-AAAAAAAAAAAAAAAAAAAAAA"
     static let symbols = Symbol.universe
-
-    /// `count` clean posts, one configured symbol each, ids increasing, every text with a multi-byte
-    /// character (so a split inside a character is possible anywhere), all passing the filters.
-    static func feed(count: Int, firstID: UInt64 = 1_900_000_000_000_000_000) -> [Data] {
-        let texts = ["breaking out, buying more shares 🚀", "earnings beat, price target raised 📈", "weak guidance, selling — bearish",
-                     "options flow looks bullish 👀", "chart says rally into the close ✅", "dip buyers at the market open 💎"]
-        return (0..<count).map { i in
-            let symbol = symbols[i % symbols.count]
-            let text = "$\(symbol.rawValue) \(texts[i % texts.count]) #\(i)"
-            let created = Timestamps.iso8601(1_767_600_000_000 + Int64(i) * 1000)
-            let author = 1000 + i % 97
-            return Data("""
-            {"data":{"id":"\(firstID + UInt64(i) * 7)","text":"\(text)","created_at":"\(created)","author_id":"\(author)","lang":"en","public_metrics":{"retweet_count":0,"reply_count":0,"like_count":\(i % 5),"quote_count":0},"entities":{"cashtags":[{"start":0,"end":\(symbol.rawValue.count + 1),"tag":"\(symbol.rawValue)"}]}},"includes":{"users":[{"id":"\(author)","username":"user\(author)","public_metrics":{"followers_count":\(100 + author),"following_count":5,"tweet_count":50}}]}}
-            """.utf8)
-        }
-    }
 
     static var logger: Logger {
         var logger = Logger(label: "test.ingest")

@@ -10,7 +10,7 @@ import Testing
 @Suite struct ConfigurationTests {
     func write(_ text: String) -> String {
         let path = TestSupport.temporaryDirectory("config").appendingPathComponent("conviction.toml").path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        if !FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) { Issue.record("could not write \(path)") }
         return path
     }
 

@@ -168,8 +168,10 @@ public final class BackgroundCommand: @unchecked Sendable {  // process and path
         let dir = TestSupport.temporaryDirectory("bg-\(label)")
         stdoutPath = dir.appendingPathComponent("stdout")
         stderrPath = dir.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdoutPath.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath.path, contents: nil)
+        guard FileManager.default.createFile(atPath: stdoutPath.path, contents: nil),
+              FileManager.default.createFile(atPath: stderrPath.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: dir.path])
+        }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.executableURL = TestSupport.convictionBinary

@@ -6,6 +6,9 @@ import ConvictionStore
 import ConvictionXEmulator
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
+import Synchronization
 
 extension Conviction {
     struct Ingest: AsyncParsableCommand {
@@ -75,35 +78,50 @@ extension Conviction {
                     ("ingest.idle_timeout_seconds", idleTimeout.map { String($0) })])
                 let context = try await global.context(configuration)
                 let bearer = try await configuration.credentialResolver().require(.bearerToken)
+                // The ingester owns this client and shuts it down; until it runs, every exit does.
                 let api = XAPIClient(baseURL: configuration.ingest.apiBase, bearer: bearer)
-                defer { Task { await api.shutdown() } }
-                let rules = try await api.listRules()
+                let rules: [StreamRule]
+                do { rules = try await api.listRules() } catch { await api.shutdown(); throw error }
                 guard !rules.isEmpty else {
+                    await api.shutdown()
                     throw ValidationError("the stream has no rules, so it would deliver nothing: run `conviction ingest rules --sync` first")
                 }
                 if context.dryRun {
+                    await api.shutdown()
                     print("plan: stream \(configuration.ingest.apiBase) with \(rules.count) rule(s) into \(context.store.location) (journal \(configuration.ingestStateDirectory.path))")
                     return
                 }
                 var settings = StreamIngestor.Settings(configuration)
                 settings.stopWhenIdle = stopWhenIdle.map { .milliseconds(Int64($0 * 1000)) }
+                let journal: IngestJournal
+                do { journal = try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval) } catch {
+                    await api.shutdown()
+                    throw error
+                }
                 let ingestor = StreamIngestor(
-                    api: api, store: context.store,
-                    journal: try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval),
+                    api: api, store: context.store, journal: journal,
                     symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                     settings: settings, logger: context.logger)
                 var metricsServer: LoopbackHTTPServer?
                 if configuration.ingest.metricsPort > 0 {
-                    metricsServer = try await ingestor.metrics.serve(port: configuration.ingest.metricsPort)
+                    do { metricsServer = try await ingestor.metrics.serve(port: configuration.ingest.metricsPort) } catch {
+                        await api.shutdown()
+                        throw error
+                    }
                     context.logger.info("ingest stream: metrics at http://127.0.0.1:\(configuration.ingest.metricsPort)/metrics")
                 }
-                let signals = SignalHandlers { signal in
-                    context.logger.notice("ingest stream: \(signal) received; committing and exiting")
-                    ingestor.stop()
-                }
-                let summary = try await ingestor.run()
-                signals.cancel()
+                // SIGTERM and SIGINT start a graceful shutdown: the ingester stops reading and backfilling,
+                // journals and commits what it received, and returns.
+                let service = StreamIngestService(ingestor: ingestor, logger: context.logger)
+                let group = ServiceGroup(configuration: .init(
+                    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                     failureTerminationBehavior: .gracefullyShutdownGroup)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
+                let outcome: Result<Void, any Error>
+                do { try await group.run(); outcome = .success(()) } catch { outcome = .failure(error) }
                 await metricsServer?.close()
+                try outcome.get()
+                guard let summary = service.summary else { throw ExitCode(1) }
                 print("ingest stream: \(summary.accepted) posts stored (\(summary.backfilled) from backfill), \(summary.connects) connection(s), "
                       + "\(summary.waits.filter { $0.cls != .dropped }.count) failed connect(s)")
                 if !summary.rejected.isEmpty { print("ingest stream: " + IngestTask.quarantineNote(summary.rejected)) }
@@ -137,7 +155,11 @@ extension Conviction {
                 }
                 let bearer = try await configuration.credentialResolver().require(.bearerToken)
                 let api = XAPIClient(baseURL: configuration.ingest.apiBase, bearer: bearer)
-                defer { Task { await api.shutdown() } }
+                do { try await show(api, wanted: wanted) } catch { await api.shutdown(); throw error }
+                await api.shutdown()
+            }
+
+            private func show(_ api: XAPIClient, wanted: [StreamRule]) async throws {
                 if sync {
                     let result = try await RulesSync(api: api, wanted: wanted).apply(dryRun: global.dryRun)
                     let verb = global.dryRun ? "would" : "did"
@@ -162,8 +184,8 @@ extension Conviction {
             discussion: """
             For tests and trials without X: it checks the bearer token (TWITTER_BEARER_TOKEN, or --token-env), sends
             rate-limit headers and keep-alives, publishes the posts at --rate per second from the first stream
-            connection, and injects faults on demand. GET /__emulator/state and /__emulator/emitted-ids report
-            what it did. Example:
+            connection, and injects faults on demand. GET /__emulator/state, /__emulator/emitted-ids and
+            /__emulator/streamed-ids report what it did; /__emulator/pause stops publishing. Example:
               conviction x-emulator --port 8081 --faults drop_mid_line,stall,server_error --fault-count 30
             """)
         @OptionGroup var global: GlobalOptions
@@ -176,6 +198,7 @@ extension Conviction {
         @Option(help: "How many faults to inject in all.") var faultCount = 0
         @Option(help: "Posts between in-stream faults.") var faultEvery = 25
         @Option(help: "Seconds between keep-alive blank lines.") var keepAlive = 10.0
+        @Option(help: "Recent-search requests per 15-minute window (X's limit by default).") var searchLimit = 450
         @Argument(help: "Archives to serve (X API v2 JSON lines, .gz allowed); none = the store's sim/stream/.") var files: [String] = []
 
         func run() async throws {
@@ -208,6 +231,7 @@ extension Conviction {
             configuration.faultCount = kinds.isEmpty ? 0 : faultCount
             configuration.faultEveryPosts = faultEvery
             configuration.keepAliveInterval = .milliseconds(Int64(keepAlive * 1000))
+            configuration.searchLimit = searchLimit
             let emulator = try XAPIEmulator(configuration: configuration, feedLines: lines)
             let url = try await emulator.start(host: host, port: port)
             // Unbuffered, so a script reading the pipe learns the URL at once.
@@ -217,6 +241,28 @@ extension Conviction {
             let state = emulator.state
             print("x-emulator: published \(state.published) of \(state.total), \(state.streamConnects) stream connection(s), faults \(state.faultsInjected)")
         }
+    }
+}
+
+/// `conviction ingest stream` as a service: a graceful shutdown (SIGTERM, SIGINT) stops the ingester,
+/// which commits what it received before `run()` returns.
+final class StreamIngestService: Service {
+    let ingestor: StreamIngestor
+    let logger: Logger
+    private let result = Mutex<StreamIngestor.Summary?>(nil)
+
+    init(ingestor: StreamIngestor, logger: Logger) { self.ingestor = ingestor; self.logger = logger }
+
+    var summary: StreamIngestor.Summary? { result.withLock { $0 } }
+
+    func run() async throws {
+        let summary = try await withGracefulShutdownHandler {
+            try await ingestor.run()
+        } onGracefulShutdown: { [ingestor, logger] in
+            logger.notice("ingest stream: shutdown requested; committing and exiting")
+            ingestor.stop()
+        }
+        result.withLock { $0 = summary }
     }
 }
 

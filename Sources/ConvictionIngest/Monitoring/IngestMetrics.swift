@@ -16,6 +16,8 @@ public final class IngestMetrics: Sendable {
         public var committedSegments = 0
         public var connected = false
         public var backoffSeconds = 0.0
+        /// The backfill's current wait for a rate-limit reset (the stream goes on meanwhile).
+        public var backfillWaitSeconds = 0.0
         public var lagSeconds = 0.0
         public var queueDepth = 0
         public var lastPostAt: Int64 = 0
@@ -78,6 +80,7 @@ public final class IngestMetrics: Sendable {
         family("conviction_ingest_committed_segments_total", "counter", "Journal segments committed to the store.", [("", Double(s.committedSegments))])
         family("conviction_ingest_connected", "gauge", "1 while the stream is connected.", [("", s.connected ? 1 : 0)])
         family("conviction_ingest_backoff_seconds", "gauge", "The current wait before reconnecting.", [("", s.backoffSeconds)])
+        family("conviction_ingest_backfill_wait_seconds", "gauge", "The backfill's current wait for a search rate-limit reset.", [("", s.backfillWaitSeconds)])
         family("conviction_ingest_lag_seconds", "gauge", "Receipt time minus created_at of the latest post.", [("", s.lagSeconds)])
         family("conviction_ingest_queue_depth", "gauge", "Lines read and not yet processed.", [("", Double(s.queueDepth))])
         return out

@@ -167,7 +167,7 @@ public final class IngestJournal: @unchecked Sendable {
 
     public func append(_ entry: Entry) throws {
         if handle == nil {
-            FileManager.default.createFile(atPath: path(of: segment).path, contents: nil)
+            try Self.create(path(of: segment), contents: Data())
             handle = try FileHandle(forWritingTo: path(of: segment))
             try handle?.seekToEnd()
         }
@@ -255,6 +255,12 @@ public final class IngestJournal: @unchecked Sendable {
 
     /// Keeps (or, with nil, forgets) the `since_id` of a backfill under way, durably: after a crash
     /// the next backfill starts from it, not from the newest id the interrupted one had reached.
+    static func create(_ url: URL, contents: Data) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: contents) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+
     public func saveBackfillFloor(_ id: UInt64?) throws {
         guard let id else {
             if FileManager.default.fileExists(atPath: floorFile.path) { try FileManager.default.removeItem(at: floorFile) }
@@ -262,7 +268,7 @@ public final class IngestJournal: @unchecked Sendable {
         }
         if (try? String(contentsOf: floorFile, encoding: .utf8)) == String(id) { return }
         let temp = folder.appendingPathComponent(".backfill-floor.tmp")
-        FileManager.default.createFile(atPath: temp.path, contents: Data(String(id).utf8))
+        try Self.create(temp, contents: Data(String(id).utf8))
         let handle = try FileHandle(forWritingTo: temp)
         try handle.synchronize()
         try handle.close()

@@ -8,13 +8,17 @@ import NIOCore
 
 /// Ingests the X API v2 filtered stream into the store, losing nothing.
 ///
-/// Three tasks share one bounded queue: a thin *reader* frames the connection's bytes into lines and
-/// queues them (it never waits for processing: when the queue is full it counts the overflow and
-/// asks for a backfill); the *processor* filters, de-duplicates and journals each post and commits
-/// the journal to the store; a *ticker* drives fsyncs, commits and rates. Around the reader, the
-/// connection loop follows X's reconnect schedule, closes each connection before opening the
-/// next, and after every connect asks the processor to fill the gap with recent search
-/// (`since_id` = the newest id received).
+/// Producers and one consumer share a bounded queue. The producers run in one task group that
+/// `stop()` cancels: the *connection loop* follows X's reconnect schedule, closing each connection
+/// before opening the next, with a thin *reader* that frames bytes into lines and never waits for
+/// processing (when the queue is full it counts the overflow and reports a gap); the *backfill*
+/// task fills gaps with recent search, one window at a time; a *ticker* drives fsyncs, commits and
+/// rates. The *processor* is the only writer of the journal: it filters, de-duplicates and journals
+/// every post from the stream or the backfill, and commits the journal to the store. It stays
+/// outside the cancelled group on purpose: after `stop()` it drains what was read, commits, and
+/// `run()` returns. A backfill waiting for a rate-limit reset therefore never holds up the stream.
+///
+/// Every wait (watchdog, commits, back-off, rate-limit resets) reads the injected `TimeSource`.
 public final class StreamIngestor: Sendable {
     public struct Settings: Sendable {
         /// No bytes (not even a keep-alive) for this long means the stream is dead.
@@ -23,12 +27,18 @@ public final class StreamIngestor: Sendable {
         public var commitInterval: Duration = .seconds(60)
         public var commitPosts = 10_000
         public var fsyncInterval: Duration = .seconds(1)
+        /// How often the ticker fsyncs, commits when due and updates rates.
+        public var tickInterval: Duration = .milliseconds(250)
         public var policy = ReconnectPolicy()
         /// Consecutive 401/403 answers before giving up (bad credentials do not heal by waiting).
         public var maxAuthFailures = 5
         /// Stop once connected, caught up, and nothing new arrived for this long (batch use: the demo).
         public var stopWhenIdle: Duration?
         public var backfill = true
+        /// Retries of one search page (429 honours the reset header, 5xx and network errors back off).
+        /// When they are used up the window waits and is tried again after `backfillRetry`'s back-off.
+        public var backfillRetry = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(1), maxDelay: .seconds(60), jitter: .equal,
+                                               maxServerWait: .seconds(960))
         public init() {}
     }
 
@@ -50,7 +60,13 @@ public final class StreamIngestor: Sendable {
         public var rejected: [String: Int] = [:]
         public var backfilled = 0
         public var backfillOverlap = 0
+        /// Backfill windows filled to the end.
+        public var backfillWindows = 0
+        /// Search pages retried after a 429, a 5xx or a network error.
+        public var backfillRetries = 0
         public var connects = 0
+        /// Connections the idle watchdog ended (no bytes for `idleTimeout`).
+        public var idleDrops = 0
         public var waits: [Wait] = []
         public var recoveredSegments = 0
         public var truncatedJournalLines = 0
@@ -60,7 +76,10 @@ public final class StreamIngestor: Sendable {
 
     enum Item: Sendable {
         case line([UInt8], receivedAt: Int64, seq: Int)
-        case backfill(reason: String)
+        /// A connection was established, or lines were dropped: ids since the newest one may be missing.
+        case gap(reason: String, connected: Bool)
+        case backfillPage([Data], Delivery)
+        case backfillDone(BackfillWindow, posts: Int, Delivery)
         case tick
     }
 
@@ -75,20 +94,21 @@ public final class StreamIngestor: Sendable {
     let filters: IngestFilters
     let rules: StreamRuleSet
     let settings: Settings
-    let clock: any IngestClock
+    let clock: any TimeSource
     public let metrics: IngestMetrics
     let logger: Logger
 
     private let stopped = NIOLockedValueBox(false)
     private let idleStop = NIOLockedValueBox<Duration?>(nil)
-    private let connector = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let producers = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let summary = NIOLockedValueBox(Summary())
     /// The reader's last queued sequence number when the queue first overflowed.
     private let overflowAfter = NIOLockedValueBox<Int?>(nil)
     private let queued = NIOLockedValueBox(0)
 
+    /// The ingester owns `api`: `run()` shuts it down before it returns.
     public init(api: XAPIClient, store: any ObjectStore, journal: IngestJournal, symbols: [Symbol], filters: IngestFilters,
-                rules: StreamRuleSet, settings: Settings = .init(), clock: any IngestClock = SystemIngestClock(),
+                rules: StreamRuleSet, settings: Settings = .init(), clock: any TimeSource = SystemTimeSource(),
                 metrics: IngestMetrics = IngestMetrics(), logger: Logger) {
         self.api = api; self.store = store; self.journal = journal; self.symbols = symbols; self.filters = filters
         self.rules = rules; self.settings = settings; self.clock = clock; self.metrics = metrics; self.logger = logger
@@ -98,10 +118,10 @@ public final class StreamIngestor: Sendable {
     /// From now on, stop once connected, caught up, and quiet for `idle`.
     public func stopWhenIdle(_ idle: Duration) { idleStop.withLockedValue { $0 = idle } }
 
-    /// Asks the ingester to finish: stop reading, process what was read, commit, return.
+    /// Asks the ingester to finish: stop reading and backfilling, process what was read, commit, return.
     public func stop() {
         stopped.withLockedValue { $0 = true }
-        connector.withLockedValue { $0?.cancel() }
+        producers.withLockedValue { $0?.cancel() }
     }
 
     public var isStopping: Bool { stopped.withLockedValue { $0 } }
@@ -118,6 +138,17 @@ public final class StreamIngestor: Sendable {
     // MARK: - Run
 
     public func run() async throws -> Summary {
+        do {
+            let result = try await runUntilStopped()
+            await api.shutdown()
+            return result
+        } catch {
+            await api.shutdown()
+            throw error
+        }
+    }
+
+    private func runUntilStopped() async throws -> Summary {
         var processor = PostProcessor(symbols: symbols, filters: filters)
         let recovered = try journal.recover()
         for (id, createdAt) in recovered.ids { processor.remember(id: id, createdAt: createdAt) }
@@ -131,53 +162,56 @@ public final class StreamIngestor: Sendable {
             $0.recoveredSegments = recovered.pendingSegments.count
             $0.truncatedJournalLines = recovered.truncatedLines
         }
+        let backfill = BackfillScheduler()
+        // A backfill cut short by the last run resumes from its since_id.
+        if settings.backfill, let floor = recovered.backfillFloor { backfill.request(BackfillWindow(since: floor)) }
 
         let (queue, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingOldest(settings.queueCapacity))
-        let connection = Task { await self.connectionLoop(continuation) }
-        connector.withLockedValue { $0 = connection }
-        if isStopping { connection.cancel() }
-        let ticker = Task {
-            while !self.isStopping && !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                continuation.yield(.tick)
+        let producing = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.connectionLoop(continuation) }
+                if self.settings.backfill { group.addTask { await self.backfillLoop(backfill, continuation) } }
+                group.addTask { await self.tickLoop(continuation) }
+                // The connection loop ends only when stopping or giving up; then so does the rest.
+                _ = await group.next()
+                group.cancelAll()
             }
-        }
-        let finishing = Task {
-            await connection.value
-            ticker.cancel()
             continuation.finish()
         }
+        producers.withLockedValue { $0 = producing }
+        if isStopping { producing.cancel() }
         do {
-            try await process(queue, processor: &processor, newestID: recovered.newestID, backfillFloor: recovered.backfillFloor)
+            try await process(queue, processor: &processor, backfill: backfill, newestID: recovered.newestID)
         } catch {
             // Processing failed (the journal or the store): stop reading, then report.
             stop()
-            connection.cancel()
-            ticker.cancel()
-            await finishing.value
+            await producing.value
             throw error
         }
-        await finishing.value
+        await producing.value
         return summary.withLockedValue { $0 }
+    }
+
+    private func tickLoop(_ queue: AsyncStream<Item>.Continuation) async {
+        while !isStopping && !Task.isCancelled {
+            do { try await clock.sleep(for: settings.tickInterval) } catch { return }
+            queue.yield(.tick)
+        }
     }
 
     // MARK: - Processing
 
-    private func process(_ queue: AsyncStream<Item>, processor: inout PostProcessor, newestID start: UInt64?,
-                         backfillFloor recoveredFloor: UInt64?) async throws {
-        // The newest id the *stream* delivered. Only the stream counts: a backfill running while
-        // the next gap opens may already hold newer posts of one query's symbols, not of the others.
+    private func process(_ queue: AsyncStream<Item>, processor: inout PostProcessor, backfill: BackfillScheduler,
+                         newestID start: UInt64?) async throws {
+        // The newest id the *stream* delivered. Only the stream counts: a backfill of one query's
+        // symbols may already hold newer posts than the others'.
         var newestID = start
-        // The newest id before the gap being filled: `since_id` for every page and retry of this
-        // backfill. It moves on only when a backfill has finished, and is kept on disk meanwhile,
-        // so neither a failed page nor a crash can skip the older part of a gap.
-        var floor = recoveredFloor
-        var lastCommit = ContinuousClock.now
-        var lastActivity = ContinuousClock.now
-        var backfillPending = false
-        var lastBackfillTry = ContinuousClock.now
+        var lastCommit = clock.monotonicMillis()
+        var lastActivity = clock.monotonicMillis()
+        // Set by a reconnect: the next stream post bounds the gap's window from above.
+        var boundNextPost = false
 
-        func handle(_ line: [UInt8], receivedAt: Int64, seq: Int, backfill: Bool) throws {
+        func handle(_ line: [UInt8], receivedAt: Int64, seq: Int, backfill fromBackfill: Bool) throws -> UInt64? {
             let payload = Data(line)
             switch processor.process(payload, receivedAt: receivedAt) {
             case .accepted(let post, let symbols):
@@ -187,87 +221,45 @@ public final class StreamIngestor: Sendable {
                 try journal.append(.init(kind: .post, id: id, createdAt: post.createdAt,
                                          textKey: PostProcessor.textKey(author: post.authorID, text: post.text),
                                          partitions: symbols.map { Partition(.rawPosts, date: date, symbol: $0) }, json: raw,
-                                         fromBackfill: backfill))
-                if !backfill { newestID = max(newestID ?? 0, id) }
+                                         fromBackfill: fromBackfill))
                 metrics.accepted(symbols: symbols, lagMillis: receivedAt - post.createdAt, at: receivedAt)
-                summary.withLockedValue { $0.accepted += 1; if backfill { $0.backfilled += 1 } }
-                if backfill { metrics.update { $0.backfilledPosts += 1 } }
+                summary.withLockedValue { $0.accepted += 1; if fromBackfill { $0.backfilled += 1 } }
+                if fromBackfill { metrics.update { $0.backfilledPosts += 1 } }
+                return id
             case .rejected(let reason, let detail, let id, let createdAt):
-                if let id, !backfill { newestID = max(newestID ?? 0, id) }
-                if backfill && reason == "duplicate_id" {
+                if fromBackfill && reason == "duplicate_id" {
                     // Expected: the backfill overlaps what the stream delivered.
                     summary.withLockedValue { $0.backfillOverlap += 1 }
-                    return
+                    return id
                 }
-                let record = QuarantineRecord(stage: IngestJournal.stage, source: backfill ? "x-recent-search" : "x-stream", line: seq,
+                let record = QuarantineRecord(stage: IngestJournal.stage, source: fromBackfill ? "x-recent-search" : "x-stream", line: seq,
                                               reason: reason, detail: detail, raw: String(decoding: line, as: UTF8.self))
                 try journal.append(.init(kind: .quarantine, id: id ?? 0, createdAt: createdAt ?? 0, textKey: 0, partitions: [], json: record.encoded(),
-                                         fromBackfill: backfill))
+                                         fromBackfill: fromBackfill))
                 metrics.update { $0.rejectedByReason[reason, default: 0] += 1 }
                 summary.withLockedValue { $0.rejected[reason, default: 0] += 1 }
+                return id
             }
         }
 
-        func runBackfill(_ reason: String) async throws {
+        /// Records a gap after the newest stream id; it merges into the waiting window.
+        func gap(_ reason: String, connected: Bool) throws {
             guard settings.backfill else { return }
-            if floor == nil { floor = newestID }
-            guard let since = floor else {
+            guard let since = newestID else {
                 event("backfill skipped", ["reason": .string(reason), "why": "no post received yet"])
-                backfillPending = false
                 return
             }
-            try journal.saveBackfillFloor(since)
-            lastBackfillTry = .now
-            var fetched = 0
-            do {
-                for query in rules.backfillQueries() {
-                    var token: String?
-                    var limited = 0
-                    while true {
-                        let page: XAPIClient.SearchPage
-                        do {
-                            page = try await api.searchRecent(query: query, sinceID: String(since), nextToken: token)
-                        } catch let error as XAPIError where error.status == 429 {
-                            limited += 1
-                            let wait = waitFor(.rateLimited, attempt: limited, rateLimit: error.rateLimit)
-                            event("backfill rate limited", ["wait_s": "\(wait.duration.seconds)"])
-                            try await clock.sleep(for: wait.duration)
-                            continue  // the same page again
-                        }
-                        limited = 0
-                        for post in page.posts {
-                            do { try handle(Array(post), receivedAt: clock.now(), seq: 0, backfill: true) } catch { throw JournalFailure(underlying: error) }
-                            fetched += 1
-                        }
-                        if let limit = page.rateLimit, limit.remaining == 0 {
-                            // Wait for the window before the next page or the next query's first page.
-                            let untilReset = max(0, limit.reset * 1000 - clock.now())
-                            event("backfill waits for rate-limit reset", ["wait_s": "\(Double(untilReset) / 1000)"])
-                            try await clock.sleep(for: .milliseconds(untilReset))
-                        }
-                        guard let next = page.nextToken else { break }
-                        token = next
-                    }
-                }
-                backfillPending = false
-                floor = nil
-                do { try journal.saveBackfillFloor(nil) } catch { throw JournalFailure(underlying: error) }
-                event("backfill done", ["reason": .string(reason), "since_id": "\(since)", "posts": "\(fetched)"])
-            } catch let error as CancellationError {
-                throw error
-            } catch let error as JournalFailure {
-                throw error.underlying
-            } catch {
-                backfillPending = true
-                event("backfill failed, will retry", ["reason": .string(reason), "since_id": "\(since)", "error": "\(error)"])
-            }
+            backfill.request(BackfillWindow(since: since))
+            boundNextPost = connected
+            try journal.saveBackfillFloor(backfill.floor)
+            event("gap", ["reason": .string(reason), "since_id": "\(since)"])
         }
 
         func commitIfDue(force: Bool) async throws {
             guard force || journal.entriesInSegment >= settings.commitPosts
-                    || (journal.entriesInSegment > 0 && ContinuousClock.now - lastCommit >= settings.commitInterval) else { return }
+                    || (journal.entriesInSegment > 0 && clock.elapsed(since: lastCommit) >= settings.commitInterval) else { return }
             let posts = try await journal.commit(to: store)
-            lastCommit = .now
+            lastCommit = clock.monotonicMillis()
             // Keep memory bounded as the database is: ids for recent search's 7 days, texts for the window.
             if let newest = journal.newestCreatedAt {
                 processor.prune(idsBefore: newest - 8 * Timestamps.day,
@@ -281,25 +273,38 @@ public final class StreamIngestor: Sendable {
             switch item {
             case .line(let line, let receivedAt, let seq):
                 queued.withLockedValue { $0 -= 1 }
-                try handle(line, receivedAt: receivedAt, seq: seq, backfill: false)
-                lastActivity = .now
+                if let id = try handle(line, receivedAt: receivedAt, seq: seq, backfill: false) {
+                    newestID = max(newestID ?? 0, id)
+                    if boundNextPost { backfill.bound(until: id); boundNextPost = false }
+                }
+                lastActivity = clock.monotonicMillis()
                 if let mark = overflowAfter.withLockedValue({ $0 }), seq >= mark {
                     overflowAfter.withLockedValue { $0 = nil }
-                    try await runBackfill("queue overflow")
+                    try gap("queue overflow", connected: false)
                 }
                 try await commitIfDue(force: false)
-            case .backfill(let reason):
-                backfillPending = true
-                try await runBackfill(reason)
-                lastActivity = .now
+            case .gap(let reason, let connected):
+                try gap(reason, connected: connected)
+            case .backfillPage(let posts, let delivery):
+                for post in posts {
+                    do { _ = try handle(Array(post), receivedAt: clock.now(), seq: 0, backfill: true) } catch { throw JournalFailure(underlying: error) }
+                }
+                delivery.done()
+                lastActivity = clock.monotonicMillis()
+                try await commitIfDue(force: false)
+            case .backfillDone(let window, let posts, let delivery):
+                backfill.complete()
+                try journal.saveBackfillFloor(backfill.floor)
+                summary.withLockedValue { $0.backfillWindows += 1 }
+                event("backfill done", ["window": "\(window)", "posts": "\(posts)"])
+                delivery.done()
             case .tick:
                 journal.syncIfDue()
                 metrics.tickRates()
                 metrics.update { $0.queueDepth = max(0, queued.withLockedValue { $0 }) }
-                if backfillPending, ContinuousClock.now - lastBackfillTry > .seconds(30) { try await runBackfill("retry") }
                 try await commitIfDue(force: false)
-                if let idle = idleStop.withLockedValue({ $0 }), !backfillPending, metrics.snapshot.connected,
-                   ContinuousClock.now - lastActivity >= idle, queued.withLockedValue({ $0 }) == 0 {
+                if let idle = idleStop.withLockedValue({ $0 }), backfill.isIdle, metrics.snapshot.connected,
+                   clock.elapsed(since: lastActivity) >= idle, queued.withLockedValue({ $0 }) == 0 {
                     event("idle, stopping", ["idle_s": "\(idle.seconds)"])
                     stop()
                 }
@@ -308,13 +313,99 @@ public final class StreamIngestor: Sendable {
         try await commitIfDue(force: true)
     }
 
+    // MARK: - Backfill
+
+    /// Fills one window at a time. A window that fails waits (merged with newer gaps) and is tried
+    /// again after a back-off; cancellation (stop) leaves it on disk for the next run.
+    private func backfillLoop(_ backfill: BackfillScheduler, _ queue: AsyncStream<Item>.Continuation) async {
+        var failures = 0
+        for await _ in backfill.signals {
+            while let window = backfill.take() {
+                do {
+                    try await fill(window, into: queue)
+                    failures = 0
+                } catch {
+                    backfill.failed()
+                    if error is CancellationError || isStopping || Task.isCancelled { return }
+                    failures += 1
+                    let wait = settings.backfillRetry.wait(after: failures)
+                    event("backfill failed, will retry", ["window": "\(window)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
+                    do { try await clock.sleep(for: wait) } catch { return }
+                }
+            }
+        }
+    }
+
+    /// How long until a rate-limit window resets, by the injected clock. The header is in whole
+    /// seconds, so a second is added: waking within the second before the reset earns a 429.
+    func untilReset(_ limit: RateLimit) -> Duration { .milliseconds(max(0, limit.reset * 1000 + 1000 - clock.now())) }
+
+    private func fill(_ window: BackfillWindow, into queue: AsyncStream<Item>.Continuation) async throws {
+        event("backfill started", ["window": "\(window)"])
+        var fetched = 0
+        let queries = rules.backfillQueries()
+        for (index, query) in queries.enumerated() {
+            var token: String?
+            repeat {
+                if isStopping { throw CancellationError() }
+                let page = try await settings.backfillRetry.run(clock: clock, classify: { error in
+                    guard let error = error as? XAPIError else { return .retry(serverWait: nil) }  // network: back off
+                    if error.status == 429 { return .retry(serverWait: error.rateLimit.map(untilReset) ?? settings.policy.rateLimitStart) }
+                    return error.status >= 500 ? .retry(serverWait: nil) : .fail
+                }, willRetry: { attempt, error, wait in
+                    summary.withLockedValue { $0.backfillRetries += 1 }
+                    event("backfill page retried", ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
+                }) { _ in
+                    try await api.searchRecent(query: query, sinceID: String(window.since), untilID: window.until.map(String.init), nextToken: token)
+                }
+                try await deliver(.backfillPage(page.posts, Delivery()), to: queue)
+                fetched += page.posts.count
+                token = page.nextToken
+                let more = token != nil || index < queries.count - 1
+                if more, let limit = page.rateLimit, limit.remaining == 0 {
+                    // The window is used up: wait for its reset before the next page. The stream goes on meanwhile.
+                    let wait = min(untilReset(limit), settings.backfillRetry.maxServerWait)
+                    event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
+                    metrics.update { $0.backfillWaitSeconds = wait.seconds }
+                    defer { metrics.update { $0.backfillWaitSeconds = 0 } }
+                    try await clock.sleep(for: wait)
+                }
+            } while token != nil
+        }
+        try await deliver(.backfillDone(window, posts: fetched, Delivery()), to: queue)
+    }
+
+    /// Hands an item to the processor and waits until it has been processed, so a backfill never
+    /// floods the queue the stream's reader shares.
+    private func deliver(_ item: Item, to queue: AsyncStream<Item>.Continuation) async throws {
+        let delivery: Delivery
+        switch item {
+        case .backfillPage(_, let d), .backfillDone(_, _, let d): delivery = d
+        default: preconditionFailure("only backfill items are delivered")
+        }
+        while true {
+            switch queue.yield(item) {
+            case .enqueued:
+                try await delivery.wait()
+                return
+            case .dropped:
+                try await Task.sleep(for: .milliseconds(20))  // the queue is full: let the processor catch up
+            case .terminated:
+                throw CancellationError()
+            @unknown default:
+                throw CancellationError()
+            }
+        }
+    }
+
     // MARK: - Connections
 
     func waitFor(_ cls: DisconnectClass, attempt: Int, rateLimit: RateLimit?) -> Wait {
         var duration = settings.policy.wait(for: cls, attempt: attempt)
         var untilReset = false
         if let rateLimit, rateLimit.remaining == 0 {
-            let reset = Duration.milliseconds(max(0, rateLimit.reset * 1000 - clock.now()))
+            // Capped: a reset further off than one window plus a minute is a clock mismatch, not a limit.
+            let reset = min(self.untilReset(rateLimit), settings.policy.rateLimitMax)
             if reset > duration { duration = reset; untilReset = true }
         }
         return Wait(cls: cls, attempt: attempt, duration: duration, untilReset: untilReset)
@@ -346,11 +437,12 @@ public final class StreamIngestor: Sendable {
                 metrics.update { $0.connected = true }
                 summary.withLockedValue { $0.connects += 1 }
                 event("connected")
-                queue.yield(.backfill(reason: "connect"))
+                queue.yield(.gap(reason: "connect", connected: true))
                 try await read(body, into: queue, seq: &seq)
                 event("disconnected", ["class": "dropped", "why": "server closed the stream"])
                 cls = .dropped
             } catch StreamEnd.idle {
+                summary.withLockedValue { $0.idleDrops += 1 }
                 event("disconnected", ["class": "dropped", "why": "no bytes for \(settings.idleTimeout.seconds) s"])
                 cls = .dropped
             } catch StreamEnd.operationalDisconnect(let detail) {
@@ -394,7 +486,8 @@ public final class StreamIngestor: Sendable {
 
     /// The thin reader: bytes -> lines -> queue, with the idle watchdog beside it.
     private func read(_ body: HTTPClientResponse.Body, into queue: AsyncStream<Item>.Continuation, seq: inout Int) async throws {
-        let lastByte = NIOLockedValueBox(ContinuousClock.now)
+        let clock = self.clock
+        let lastByte = NIOLockedValueBox(clock.monotonicMillis())
         let idleTimeout = settings.idleTimeout
         let counter = NIOLockedValueBox(seq)
         defer { seq = counter.withLockedValue { $0 } }
@@ -402,7 +495,7 @@ public final class StreamIngestor: Sendable {
             group.addTask {
                 var framer = LineFramer()
                 for try await buffer in body {
-                    lastByte.withLockedValue { $0 = .now }
+                    lastByte.withLockedValue { $0 = clock.monotonicMillis() }
                     for line in framer.append(buffer.readableBytesView) {
                         if line.isEmpty { self.metrics.update { $0.keepAlives += 1 }; continue }
                         if let detail = Self.streamError(line) { throw StreamEnd.operationalDisconnect(detail) }
@@ -419,9 +512,9 @@ public final class StreamIngestor: Sendable {
             group.addTask {
                 let tick = min(idleTimeout / 4, .milliseconds(250))
                 while true {
-                    try await Task.sleep(for: tick)
+                    try await clock.sleep(for: tick)
                     if self.isStopping { throw StreamEnd.stopped }
-                    if ContinuousClock.now - lastByte.withLockedValue({ $0 }) > idleTimeout { throw StreamEnd.idle }
+                    if clock.elapsed(since: lastByte.withLockedValue({ $0 })) > idleTimeout { throw StreamEnd.idle }
                 }
             }
             defer { group.cancelAll() }

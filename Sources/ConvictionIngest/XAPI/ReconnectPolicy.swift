@@ -47,23 +47,3 @@ public struct ReconnectPolicy: Sendable, Equatable {
     }
 }
 
-/// Time for the ingester: waits between connects and wall-clock time for receipts and rate-limit
-/// resets. Tests inject a virtual clock so an hour of backoff runs in milliseconds.
-public protocol IngestClock: Sendable {
-    /// Milliseconds since the UNIX epoch.
-    func now() -> Int64
-    func sleep(for duration: Duration) async throws
-}
-
-public struct SystemIngestClock: IngestClock {
-    public init() {}
-    public func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
-}
-
-extension Duration {
-    public var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
-}

@@ -161,9 +161,10 @@ public final class XAPIClient: Sendable {
         public var rateLimit: RateLimit?
     }
 
-    public func searchRecent(query: String, sinceID: String?, nextToken: String?, maxResults: Int = 100) async throws -> SearchPage {
+    public func searchRecent(query: String, sinceID: String?, untilID: String? = nil, nextToken: String?, maxResults: Int = 100) async throws -> SearchPage {
         var parameters = [("query", query), ("max_results", String(maxResults))] + Self.postFields
         if let sinceID { parameters.append(("since_id", sinceID)) }
+        if let untilID { parameters.append(("until_id", untilID)) }
         if let nextToken { parameters.append(("next_token", nextToken)) }
         let (body, rateLimit) = try await call(request("/2/tweets/search/recent", query: parameters), endpoint: "GET search/recent")
         guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {

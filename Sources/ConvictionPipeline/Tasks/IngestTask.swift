@@ -122,9 +122,26 @@ public struct IngestTask: Sendable {
         serverConfiguration.streamConnectLimit = 1_000
         let emulator = try XAPIEmulator(configuration: serverConfiguration, feedLines: lines)
         let base = try await emulator.start()
-        let api = XAPIClient(baseURL: base, bearer: token)
-        defer { Task { await api.shutdown(); await emulator.stop() } }
-        _ = try await RulesSync(api: api, wanted: try configuration.streamRuleSet.rules()).apply(dryRun: false)
+        let result: Result<StageOutcome, any Error>
+        do { result = .success(try await stream(from: emulator, base: base, token: token, inputHash: inputHash, outcome: outcome)) } catch {
+            result = .failure(error)
+        }
+        await emulator.stop()
+        return try result.get()
+    }
+
+    /// Streams everything `emulator` publishes through the X client into the store.
+    private func stream(from emulator: XAPIEmulator, base: String, token: Secret, inputHash: String,
+                        outcome start: StageOutcome) async throws -> StageOutcome {
+        var outcome = start
+        let configuration = context.configuration
+        let store = context.store
+        let admin = XAPIClient(baseURL: base, bearer: token)
+        do { _ = try await RulesSync(api: admin, wanted: try configuration.streamRuleSet.rules()).apply(dryRun: false) } catch {
+            await admin.shutdown()
+            throw error
+        }
+        await admin.shutdown()
 
         // The previous stream of other inputs is replaced, not added to.
         if let previous = try context.catalog.completion(stage: ReplayIngestor.stage, unit: Self.streamUnit) {
@@ -138,7 +155,7 @@ public struct IngestTask: Sendable {
         settings.commitPosts = 50_000
         let journal = try IngestJournal(folder: stateDirectory, fsyncInterval: settings.fsyncInterval)
         journal.keepsWrittenKeys = true
-        let ingestor = StreamIngestor(api: api, store: store, journal: journal,
+        let ingestor = StreamIngestor(api: XAPIClient(baseURL: base, bearer: token), store: store, journal: journal,
                                       symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                                       settings: settings, logger: context.logger.quietened(below: .notice))
         let total = emulator.state.total

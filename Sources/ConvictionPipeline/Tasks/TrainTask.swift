@@ -60,7 +60,7 @@ public struct TrainTask: Sendable {
         // Posts unavailable (X down, no credentials, too little coverage): measure what news sentiment
         // adds instead, say so, and do not fail.
         var degradation: String?
-        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet ?? Set(config.symbols))
+        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet)
             .unavailable(threshold: config.minPostCoverage) {
             let news = FeatureDefinition.base.filter { $0.group == .news }.map(\.name)
             degradation = reason + "; measured what news sentiment adds instead (" + news.joined(separator: ", ") + ")"
