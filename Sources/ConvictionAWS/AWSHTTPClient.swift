@@ -15,22 +15,20 @@ public struct AWSHTTPClient: Sendable {
         public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
-    public struct RetryPolicy: Sendable {
-        public var maxAttempts = 5
-        public var baseDelay: Duration = .milliseconds(100)
-        public var maxDelay: Duration = .seconds(5)
-        public init() {}
-    }
+    /// Five attempts, full jitter from 100 ms up to 5 s: AWS's SDK defaults.
+    public static let defaultRetry = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(100), maxDelay: .seconds(5), jitter: .full)
 
     public let configuration: AWSConfiguration
     public let service: String
     public let retry: RetryPolicy
+    let clock: any TimeSource
     let scheme: String
     let host: String
     let port: Int?
 
-    public init(configuration: AWSConfiguration, service: String, retry: RetryPolicy = .init()) throws {
-        self.configuration = configuration; self.service = service; self.retry = retry
+    public init(configuration: AWSConfiguration, service: String, retry: RetryPolicy = AWSHTTPClient.defaultRetry,
+                clock: any TimeSource = SystemTimeSource()) throws {
+        self.configuration = configuration; self.service = service; self.retry = retry; self.clock = clock
         let endpoint = configuration.endpoint ?? "https://\(service).\(configuration.region).amazonaws.com"
         guard let url = URL(string: endpoint), let scheme = url.scheme, let host = url.host else {
             throw AWSError(code: "InvalidEndpoint", message: "not an http(s) URL: \(endpoint)")
@@ -45,25 +43,22 @@ public struct AWSHTTPClient: Sendable {
     /// when `expecting` contains them, otherwise as an `AWSError` with the service's code and message.
     public func send(_ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
                      body: Data = Data(), expecting: Set<Int> = []) async throws -> Response {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
+        do {
+            return try await retry.run(clock: clock, classify: { error in
+                guard let error = error as? AWSError else { return .retry(serverWait: nil) }  // connection-level
+                return Self.isRetryable(status: error.status ?? 0, code: error.code) ? .retry(serverWait: nil) : .fail
+            }) { _ in
                 let response = try await sendOnce(method, path: path, query: query, headers: headers, body: body)
                 if (200..<300).contains(response.status) || expecting.contains(response.status) { return response }
-                let error = Self.error(from: response)
-                if attempt < retry.maxAttempts, Self.isRetryable(status: response.status, code: error.code) {
-                    try await backoff(attempt)
-                    continue
-                }
-                throw error
-            } catch let error as AWSError {
-                throw error
-            } catch {
-                // Connection-level failures: retry, then report without request details.
-                if attempt < retry.maxAttempts { try await backoff(attempt); continue }
-                throw AWSError(code: "NetworkError", message: "\(service) at \(scheme)://\(hostHeader): \(error)")
+                throw Self.error(from: response)
             }
+        } catch let error as AWSError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            // Connection-level failures, after the last attempt: reported without request details.
+            throw AWSError(code: "NetworkError", message: "\(service) at \(scheme)://\(hostHeader): \(error)")
         }
     }
 
@@ -92,12 +87,6 @@ public struct AWSHTTPClient: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
-
-    func backoff(_ attempt: Int) async throws {
-        let cap = min(retry.maxDelay, retry.baseDelay * (1 << min(attempt - 1, 20)))
-        let fraction = Double.random(in: 0...1)
-        try await Task.sleep(for: cap * fraction)
-    }
 
     static func isRetryable(status: Int, code: String) -> Bool {
         [429, 500, 502, 503, 504].contains(status)

@@ -23,6 +23,9 @@ public final class LLMEmulator: Sendable {
         public var transientErrorRate = 0.0
         public var logprobs = true
         public var seed: UInt64 = 1
+        /// The first `holdFirst` requests are answered only once that many are in flight together (a
+        /// barrier, at most 10 s): a test of a concurrency limit then waits for an event, not for latency.
+        public var holdFirst = 0
         public init() {}
     }
 
@@ -104,13 +107,19 @@ public final class LLMEmulator: Sendable {
     }
 
     func complete(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter, chat: Bool) async throws {
-        let (behaviour, transient) = shared.withLock { s -> (Behaviour, Bool) in
+        let (behaviour, transient, arrival) = shared.withLock { s -> (Behaviour, Bool, Int) in
             s.state.requests += 1
             s.state.inFlight += 1
             s.state.maxInFlight = max(s.state.maxInFlight, s.state.inFlight)
-            return (s.behaviour, s.behaviour.transientErrorRate > 0 && s.random.uniform() < s.behaviour.transientErrorRate)
+            return (s.behaviour, s.behaviour.transientErrorRate > 0 && s.random.uniform() < s.behaviour.transientErrorRate, s.state.requests)
         }
         defer { shared.withLock { $0.state.inFlight -= 1 } }
+        if arrival <= behaviour.holdFirst {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while shared.withLock({ $0.state.requests }) < behaviour.holdFirst && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
         if behaviour.latencyMillis > 0 { try? await Task.sleep(for: .milliseconds(behaviour.latencyMillis)) }
         guard let body = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any] else {
             return try await writer.respond(.badRequest, body: Self.json(["error": ["message": "body is not a JSON object"]]))

@@ -10,7 +10,7 @@ import Testing
 
 /// Against moto_server with signature checking on: a correct key works, a wrong secret or a
 /// request changed after signing is refused.
-@Suite(.enabled(if: TestSupport.motoAuth != nil, "needs the signature-checking moto_server: run through `make test`"))
+@Suite(.enabled(if: TestSupport.motoAuth != nil, "needs the signature-checking moto_server: run through `make test`"), .timeLimit(.minutes(10)))
 struct SignatureCheckingTests {
     let auth = TestSupport.motoAuth!
 
@@ -50,7 +50,7 @@ struct SignatureCheckingTests {
     }
 }
 
-@Suite(.enabled(if: TestSupport.motoEndpoint != nil, "needs moto_server: run through `make test`"))
+@Suite(.enabled(if: TestSupport.motoEndpoint != nil, "needs moto_server: run through `make test`"), .timeLimit(.minutes(10)))
 struct SecretsManagerTests {
     let client = try! SecretsManagerClient(configuration: motoConfiguration(TestSupport.motoEndpoint!))
 
@@ -103,7 +103,7 @@ struct SecretsManagerTests {
     }
 }
 
-@Suite struct CredentialChainTests {
+@Suite(.timeLimit(.minutes(10))) struct CredentialChainTests {
     @Test func environmentFirstWithSessionToken() throws {
         let c = try AWSConfiguration.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t",
                                                           "AWS_REGION": "eu-west-2", "HOME": "/nonexistent"])

@@ -8,7 +8,7 @@ import Testing
 
 /// Exclusive creation on both backends, leases on S3, and the GPU path's AWS calls: EC2 spot
 /// instances from a launch template against the signature-checking moto_server.
-@Suite struct GPUInstanceTests {
+@Suite(.timeLimit(.minutes(10))) struct GPUInstanceTests {
     static let backends: [Backend] = TestSupport.motoEndpoint == nil ? [.local] : Backend.allCases
 
     @Test(arguments: backends)
@@ -60,8 +60,9 @@ import Testing
         }
     }
 
-    @Test func wrongCredentialsAreRefusedBySignatureChecks() async throws {
-        guard let auth = TestSupport.motoAuth else { return }
+    @Test(.enabled(if: TestSupport.motoAuth != nil, "needs the signature-checking moto_server: run through `make test`"))
+    func wrongCredentialsAreRefusedBySignatureChecks() async throws {
+        let auth = try #require(TestSupport.motoAuth)
         let ec2 = try EC2Client(configuration: motoConfiguration(auth.endpoint, keyID: auth.keyID, secret: "not-the-secret"))
         await #expect(throws: AWSError.self) { _ = try await ec2.instances(role: "any") }
     }
@@ -69,17 +70,20 @@ import Testing
 
 /// The spot notice from a local metadata service (an in-process server: `make test` runs this suite
 /// with the other timing-sensitive ones, apart from the CPU-bound suites).
-@Suite struct SpotNoticeTests {
+@Suite(.timeLimit(.minutes(1))) struct SpotNoticeTests {
     @Test func theSpotNoticeIsReadFromInstanceMetadata() async throws {
         let emulator = LLMEmulator()
         let url = try await emulator.start()
-        defer { Task { await emulator.stop() } }
         #expect(try await SpotInterruptionNotice.check(endpoint: url) == nil)
         let watching = Task { await SpotInterruptionNotice.watch(endpoint: url, interval: .milliseconds(50)) }
-        try await Task.sleep(for: .milliseconds(200))
+        // The watcher keeps polling while there is no notice: wait for two polls (an event, not a sleep).
+        let before = emulator.state.spotPolls
+        let deadline = ContinuousClock.now + .seconds(30)
+        while emulator.state.spotPolls < before + 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(emulator.state.spotPolls >= before + 2, "the watcher polls until a notice appears")
         emulator.interrupt()
         let notice = await watching.value
+        await emulator.stop()
         #expect(notice?.action == "terminate" && notice?.time.isEmpty == false)
-        #expect(emulator.state.spotPolls >= 2)
     }
 }

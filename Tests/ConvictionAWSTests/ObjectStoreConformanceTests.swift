@@ -29,7 +29,7 @@ func motoConfiguration(_ endpoint: String, keyID: String = "testing", secret: St
                      credentials: AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), source: "test"))
 }
 
-@Suite struct ObjectStoreConformanceTests {
+@Suite(.timeLimit(.minutes(10))) struct ObjectStoreConformanceTests {
     static let backends: [Backend] = TestSupport.motoEndpoint == nil ? [.local] : Backend.allCases
 
     @Test(arguments: backends)
@@ -71,7 +71,7 @@ func motoConfiguration(_ endpoint: String, keyID: String = "testing", secret: St
     }
 }
 
-@Suite(.enabled(if: TestSupport.motoEndpoint != nil, "needs moto_server: run through `make test` (scripts/with-moto.sh)"))
+@Suite(.enabled(if: TestSupport.motoEndpoint != nil, "needs moto_server: run through `make test` (scripts/with-moto.sh)"), .timeLimit(.minutes(10)))
 struct S3ObjectStoreTests {
     func store(_ label: String) async throws -> S3ObjectStore {
         let store = try S3ObjectStore(bucket: TestSupport.uniqueBucket(label), prefix: "", configuration: motoConfiguration(TestSupport.motoEndpoint!))

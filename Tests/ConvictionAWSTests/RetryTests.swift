@@ -28,13 +28,23 @@ func flakyS3Server(failures: Int) throws -> PythonServer {
     """#, arguments: [String(failures)])
 }
 
-@Suite struct RetryTests {
+@Suite(.timeLimit(.minutes(10))) struct RetryTests {
     @Test func throttlingIsRetriedWithBackoff() async throws {
         let server = try flakyS3Server(failures: 2)
         defer { withExtendedLifetime(server) {} }
-        let store = try S3ObjectStore(bucket: "b", prefix: "", configuration: motoConfiguration("http://127.0.0.1:\(server.port)"))
+        // Without jitter, on a clock that records its sleeps: the back-off doubles from the base.
+        let clock = TestClock()
+        let retry = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(100), maxDelay: .seconds(5), jitter: .none)
+        let store = try S3ObjectStore(bucket: "b", prefix: "", configuration: motoConfiguration("http://127.0.0.1:\(server.port)"), retry: retry, clock: clock)
         try await store.put("k", data: Data("payload".utf8))
         #expect(String(decoding: try await store.get("count"), as: UTF8.self) == "3", "two 503s, then success")
+        #expect(clock.sleeps == [.milliseconds(100), .milliseconds(200)])
+        // The default policy's full jitter stays within each attempt's cap.
+        let policy = AWSHTTPClient.defaultRetry
+        for attempt in 1...8 {
+            let wait = policy.wait(after: attempt)
+            #expect(wait >= .zero && wait <= min(.seconds(5), .milliseconds(100) * (1 << (attempt - 1))), "attempt \(attempt): \(wait)")
+        }
     }
 
     @Test func givesUpAfterTheLastAttemptWithTheServicesError() async throws {
@@ -44,7 +54,7 @@ func flakyS3Server(failures: Int) throws -> PythonServer {
         await #expect { try await store.put("k", data: Data("payload".utf8)) } throws: { error in
             (error as? AWSError)?.code == "SlowDown" && (error as? AWSError)?.status == 503
         }
-        #expect(String(decoding: try await store.get("count"), as: UTF8.self) == String(AWSHTTPClient.RetryPolicy().maxAttempts))
+        #expect(String(decoding: try await store.get("count"), as: UTF8.self) == String(AWSHTTPClient.defaultRetry.maxAttempts))
     }
 
     @Test func connectionRefusedIsANetworkErrorNamingTheEndpoint() async throws {
@@ -56,7 +66,7 @@ func flakyS3Server(failures: Int) throws -> PythonServer {
 }
 
 /// Instance-role credentials through IMDSv2, against a loopback stand-in of the metadata service.
-@Suite struct InstanceMetadataTests {
+@Suite(.timeLimit(.minutes(10))) struct InstanceMetadataTests {
     static let script = #"""
     import http.server, json
     class H(http.server.BaseHTTPRequestHandler):

@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct SigV4SignerTests {
+@Suite(.timeLimit(.minutes(10))) struct SigV4SignerTests {
     // AWS's SigV4 test suite credentials and time.
     let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), source: "test")
     let date = Date(timeIntervalSince1970: 1_440_938_160)  // 20150830T123600Z

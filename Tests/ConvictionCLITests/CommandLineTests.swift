@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Runs the real `conviction` binary, as a user would.
-@Suite struct CommandLineTests {
+@Suite(.timeLimit(.minutes(10))) struct CommandLineTests {
     @Test(arguments: ["simulate", "ingest", "score", "features", "train", "pipeline", "runs", "dashboard", "secrets", "config"])
     func everySubcommandExplainsItselfWithAnExample(_ command: String) throws {
         let result = try TestSupport.conviction([command, "--help"])
@@ -39,11 +39,17 @@ import Testing
 
     @Test func secretsCheckNeverPrintsValues() throws {
         let canary = "canary-\(UUID().uuidString)"
-        let result = try TestSupport.conviction(["secrets", "check"], environment: ["TWITTER_BEARER_TOKEN": canary])
-        #expect(result.status == 0)
-        #expect(result.stdout.contains("TWITTER_BEARER_TOKEN: present (environment)"))
-        #expect(result.stdout.contains("TWITTER_API_KEY: missing") || result.stdout.contains("TWITTER_API_KEY: present"))
-        #expect(!result.stdout.contains(canary) && !result.stderr.contains(canary))
+        let secret = "canary-secret-\(UUID().uuidString)"
+        // Only the environment is asked (no AWS), with two of the five set and the rest absent.
+        let result = try TestSupport.conviction(["secrets", "check"],
+                                                environment: ["TWITTER_BEARER_TOKEN": canary, "TWITTER_API_SECRET": secret, "CONVICTION_SECRETS_SOURCE": "environment"],
+                                                unset: ["TWITTER_API_KEY", "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_TOKEN_SECRET"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("TWITTER_BEARER_TOKEN: present (environment)"), "\(result.stdout)")
+        #expect(result.stdout.contains("TWITTER_API_SECRET: present (environment)"), "\(result.stdout)")
+        #expect(result.stdout.contains("TWITTER_API_KEY: missing"), "\(result.stdout)")
+        #expect(result.stdout.contains("3 of 5 missing"), "\(result.stdout)")
+        for value in [canary, secret] { #expect(!result.stdout.contains(value) && !result.stderr.contains(value)) }
     }
 
     @Test func malformedLineIsQuarantinedAndTheRunSucceeds() throws {

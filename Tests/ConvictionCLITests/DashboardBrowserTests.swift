@@ -7,7 +7,8 @@ let headlessChromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser
 /// The dashboard in a real browser (Debian's headless Chromium) over a store built by the real
 /// commands: simulated posts plus posts carrying HTML and script payloads, replayed and scored.
 /// Screenshots go to `.build/test-artifacts/`.
-@Suite(.serialized, .enabled(if: headlessChromium != nil, "needs chromium (make setup installs it)"))
+@Suite(.serialized, .timeLimit(.minutes(10)), .enabled(if: headlessChromium != nil, "needs chromium (make setup installs it)"),
+       .enabled(if: TestSupport.pythonHas("pyarrow"), "the counts are computed with the project's pyarrow (make setup)"))
 struct DashboardBrowserTests {
     static let chromium = headlessChromium
     static let artifacts = TestSupport.packageRoot.appendingPathComponent(".build/test-artifacts")
@@ -21,7 +22,7 @@ struct DashboardBrowserTests {
     }
 
     @Test func theWidgetShowsTheStoresCountsAndInjectedScriptsDoNotRun() throws {
-        guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }
+        let python = try #require(TestSupport.python)
         let work = TestSupport.temporaryDirectory("dashboard-browser")
         let data = work.appendingPathComponent("data").path
         let environment = ["CONVICTION_SIMULATION_SESSIONS": "3", "CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,TSLA",

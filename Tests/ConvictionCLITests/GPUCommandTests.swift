@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `conviction gpu launch | status | terminate` against the signature-checking moto_server.
-@Suite(.enabled(if: TestSupport.motoAuth != nil && TestSupport.pythonHas("boto3"), "needs moto_server: run through `make test`"))
+@Suite(.enabled(if: TestSupport.motoAuth != nil && TestSupport.pythonHas("boto3"), "needs moto_server: run through `make test`"), .timeLimit(.minutes(10)))
 struct GPUCommandTests {
     @Test func launchStatusTerminate() throws {
         let auth = try #require(TestSupport.motoAuth)

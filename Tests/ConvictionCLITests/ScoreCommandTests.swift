@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `conviction score --text/--input`, as people and scripts use it.
-@Suite struct ScoreCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct ScoreCommandTests {
     var modelPresent: Bool { FileManager.default.fileExists(atPath: TestSupport.packageRoot.appendingPathComponent(".models/finance-tweet-minilm/model.onnx").path) }
 
     @Test func scoresTextsInOrderAsCSVAndJSONLines() throws {

@@ -7,11 +7,13 @@ import Testing
 /// SIGKILL mid-batch, the next is stopped by a spot interruption notice, a third finishes the
 /// queue. Every post is scored exactly once, and only the killed worker's batch in flight is
 /// asked of the LLM twice.
-@Suite(.serialized) struct ScoreWorkerCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)),
+       .enabled(if: TestSupport.pythonHas("pyarrow"), "the checks read the store's Parquet with the project's pyarrow (make setup)"))
+struct ScoreWorkerCommandTests {
     static let checkpointPosts = 40
 
     @Test func killedAndInterruptedWorkersLoseAtMostTheirBatchInFlight() throws {
-        guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }
+        let python = try #require(TestSupport.python)
         let (data, environment, server, url) = try Self.prepare("score-workers")
         defer { server.signal(SIGTERM) }
         let checkpoints = { (FileManager.default.subpaths(atPath: data + "/_work/score") ?? []).filter { $0.hasSuffix(".jsonl.gz") }.count }
@@ -49,7 +51,7 @@ import Testing
 
     /// SIGTERM stops a worker after the batch in hand: it exits 0 and says what it left.
     @Test func sigtermStopsAWorkerAfterTheBatchInHand() throws {
-        guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }
+        let python = try #require(TestSupport.python)
         let (data, environment, server, url) = try Self.prepare("score-sigterm")
         defer { server.signal(SIGTERM) }
         let checkpoints = { (FileManager.default.subpaths(atPath: data + "/_work/score") ?? []).filter { $0.hasSuffix(".jsonl.gz") }.count }
@@ -66,7 +68,7 @@ import Testing
 
     /// Two workers started together share the queue: each partition is scored by one of them.
     @Test func twoWorkersShareTheQueue() throws {
-        guard let python = TestSupport.python, TestSupport.pythonHas("pyarrow") else { return }
+        let python = try #require(TestSupport.python)
         let (data, environment, server, url) = try Self.prepare("score-pair")
         defer { server.signal(SIGTERM) }
         let workers = try ["a", "b"].map { try BackgroundCommand(["score", "--data-dir", data, "--worker-id", $0], environment: environment, label: "w-\($0)") }

@@ -2,7 +2,7 @@ import ConvictionCore
 import Foundation
 import Testing
 
-@Suite struct TradingCalendarTests {
+@Suite(.timeLimit(.minutes(10))) struct TradingCalendarTests {
     let calendar = TradingCalendar()
 
     func date(_ s: String) -> CivilDate { CivilDate(iso: s)! }
@@ -78,7 +78,7 @@ import Testing
     }
 }
 
-@Suite struct TimestampTests {
+@Suite(.timeLimit(.minutes(10))) struct TimestampTests {
     @Test func formatsAndParsesRFC3339() {
         let t = Timestamps.parseISO8601("2026-11-24T14:30:01.250Z")
         #expect(t == 1_795_530_601_250)
@@ -102,7 +102,7 @@ import Testing
     }
 }
 
-@Suite struct SeededGeneratorTests {
+@Suite(.timeLimit(.minutes(10))) struct SeededGeneratorTests {
     @Test func sameSeedAndStreamGiveTheSameNumbers() {
         var a = SeededGenerator(seed: 42, stream: "AAPL"), b = SeededGenerator(seed: 42, stream: "AAPL")
         var c = SeededGenerator(seed: 42, stream: "TSLA")

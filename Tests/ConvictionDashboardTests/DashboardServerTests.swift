@@ -76,7 +76,7 @@ enum KnownStore {
 
 /// The dashboard over HTTP: every JSON API and SVG against the known store, escaping, the
 /// security headers, the bearer token, and server-sent events when new posts arrive.
-@Suite struct DashboardServerTests {
+@Suite(.timeLimit(.minutes(10))) struct DashboardServerTests {
     struct Running {
         let base: String
         let task: Task<Void, any Error>

@@ -3,7 +3,7 @@ import ConvictionFeatures
 import Foundation
 import Testing
 
-@Suite struct FeatureBuilderTests {
+@Suite(.timeLimit(.minutes(10))) struct FeatureBuilderTests {
     let session = TradingCalendar().session(on: CivilDate(iso: "2026-01-05")!)!
     let builder = FeatureBuilder(configuration: .init(barMinutes: 5, labelHorizonBars: 1, includeSentiment: true))
 

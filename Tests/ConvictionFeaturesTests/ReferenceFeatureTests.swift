@@ -8,7 +8,7 @@ import Testing
 
 /// Every feature against an independent numpy implementation of its definition
 /// (Tests/reference/features.py), on simulated data that spans Thanksgiving's half day.
-@Suite struct ReferenceFeatureTests {
+@Suite(.timeLimit(.minutes(10))) struct ReferenceFeatureTests {
     @Test(.enabled(if: TestSupport.pythonHas("numpy"), "needs .venv with numpy (make setup)"))
     func everyFeatureMatchesTheReference() throws {
         let symbol = Symbol("TSLA")

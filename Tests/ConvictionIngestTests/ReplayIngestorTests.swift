@@ -14,7 +14,7 @@ func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: Stri
     """
 }
 
-@Suite struct PostNormalizerTests {
+@Suite(.timeLimit(.minutes(10))) struct PostNormalizerTests {
     let normalizer = PostNormalizer(symbols: Symbol.universe)
 
     @Test func readsStreamMessages() throws {
@@ -58,7 +58,7 @@ func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: Stri
     }
 }
 
-@Suite struct ReplayIngestorTests {
+@Suite(.timeLimit(.minutes(10))) struct ReplayIngestorTests {
     func setUp() throws -> (LocalObjectStore, Catalog, ReplayIngestor) {
         let root = TestSupport.temporaryDirectory("ingest")
         let store = try LocalObjectStore(root: root)
@@ -113,7 +113,7 @@ func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: Stri
     }
 }
 
-@Suite struct MarketSimulatorTests {
+@Suite(.timeLimit(.minutes(10))) struct MarketSimulatorTests {
     let configuration = MarketSimulator.Configuration(seed: 11, sessions: 3, symbols: [Symbol("V"), Symbol("TSLA")])
 
     @Test func isDeterministic() throws {

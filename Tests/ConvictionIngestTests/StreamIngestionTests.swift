@@ -6,7 +6,7 @@ import ConvictionXEmulator
 import Foundation
 import Testing
 
-@Suite struct StreamPartsTests {
+@Suite(.timeLimit(.minutes(10))) struct StreamPartsTests {
     @Test func framerJoinsLinesAcrossAnyChunkBoundary() {
         let lines = ["{\"a\":\"é🚀\"}", "", "{\"b\":1}", "{\"c\":\"日本\"}"]
         let bytes = Array((lines.joined(separator: "\r\n") + "\r\n").utf8)
@@ -179,7 +179,7 @@ extension Array {
                                       settings: settings, clock: clock, logger: StreamFixtures.logger)
         let watcher = Task {
             while !done(emulator) && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
-            ingestor.stopWhenIdle(settings.idleTimeout / 2)
+            ingestor.stopWhenIdle(settings.idleTimeout * 2)
         }
         let summary = try await ingestor.run()
         watcher.cancel()

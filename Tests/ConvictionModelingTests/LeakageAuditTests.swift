@@ -2,7 +2,7 @@ import ConvictionCore
 import ConvictionModeling
 import Testing
 
-@Suite struct LeakageAuditTests {
+@Suite(.timeLimit(.minutes(10))) struct LeakageAuditTests {
     func dataset(leak: Bool, badTimes: Bool = false, seed: UInt64 = 8) -> UpliftExperiment.Dataset {
         var rng = SeededGenerator(seed: seed)
         let n = 3000

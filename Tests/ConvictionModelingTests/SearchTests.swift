@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct SamplerTests {
+@Suite(.timeLimit(.minutes(10))) struct SamplerTests {
     let space = SearchSpace(parameters: [
         .init(name: "x", low: 0, high: 1), .init(name: "y", low: 0.001, high: 10, log: true), .init(name: "n", low: 2, high: 8, integer: true),
     ])
@@ -59,7 +59,7 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"), .timeLimit(.minutes(10)))
 struct NestedSearchTests {
     /// Weak signal in one feature of two, 12 days of 5-minute rows.
     func dataset() -> UpliftExperiment.Dataset {

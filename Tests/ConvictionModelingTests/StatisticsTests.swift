@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct AUCTests {
+@Suite(.timeLimit(.minutes(10))) struct AUCTests {
     @Test func countsTiesAsOneHalf() {
         #expect(AUC.compute(scores: [0.1, 0.4, 0.35, 0.8], labels: [0, 0, 1, 1]) == 0.75)
         #expect(AUC.compute(scores: [0.5, 0.5, 0.5, 0.5], labels: [0, 1, 0, 1]) == 0.5)
@@ -29,7 +29,7 @@ import Testing
     }
 }
 
-@Suite struct DeLongTests {
+@Suite(.timeLimit(.minutes(10))) struct DeLongTests {
     /// DeLong's variance from the O(m n) definition of the structural components, written
     /// independently of the mid-rank algorithm under test.
     func bruteForce(_ a: [Double], _ b: [Double], _ y: [Int]) -> (Double, Double) {
@@ -82,7 +82,7 @@ import Testing
     }
 }
 
-@Suite struct WalkForwardSplitterTests {
+@Suite(.timeLimit(.minutes(10))) struct WalkForwardSplitterTests {
     @Test func neverTrainsOnTheFutureAndPurgesOverlappingLabels() {
         // 12 days x 10 rows; labels last 3 rows (overlapping, and crossing day ends).
         let step = Timestamps.hour
@@ -108,7 +108,7 @@ import Testing
     }
 }
 
-@Suite struct XGBoostTests {
+@Suite(.timeLimit(.minutes(10))) struct XGBoostTests {
     @Test(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
     func learnsASimpleRuleThroughTheCAPI() throws {
         let library = try XGBoostLibrary(path: TestSupport.xgboostLibrary!)
@@ -157,7 +157,7 @@ extension Double {
     }
 }
 
-@Suite struct XGBoostModelFileTests {
+@Suite(.timeLimit(.minutes(10))) struct XGBoostModelFileTests {
     @Test(.enabled(if: TestSupport.xgboostLibrary != nil && TestSupport.pythonHas("xgboost", "numpy"), "needs .venv with xgboost (make setup)"))
     func modelsRoundTripWithPythonXGBoost() throws {
         let library = try XGBoostLibrary(path: TestSupport.xgboostLibrary!)
@@ -199,7 +199,7 @@ extension Double {
     }
 }
 
-@Suite struct InformationCoefficientTests {
+@Suite(.timeLimit(.minutes(10))) struct InformationCoefficientTests {
     @Test func pearsonAndSpearmanOnAHandCheckedCase() {
         // x and y: Spearman with a tie in x; ranks x = [1, 2.5, 2.5, 4], y = [1, 3, 2, 4].
         let x = [1.0, 2, 2, 5], y = [10.0, 30, 20, 40]

@@ -5,7 +5,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct BarImporterTests {
+@Suite(.timeLimit(.minutes(10))) struct BarImporterTests {
     func importer(_ frequency: BarImporter.Frequency = .minute, symbol: String? = "AAPL") throws -> (BarImporter, LocalObjectStore) {
         let store = try LocalObjectStore(root: TestSupport.temporaryDirectory("import"))
         return (BarImporter(store: store, symbol: symbol.map(Symbol.init), frequency: frequency), store)

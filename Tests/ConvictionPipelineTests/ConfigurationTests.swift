@@ -7,7 +7,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfigurationTests {
     func write(_ text: String) -> String {
         let path = TestSupport.temporaryDirectory("config").appendingPathComponent("conviction.toml").path
         if !FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) { Issue.record("could not write \(path)") }
@@ -77,7 +77,7 @@ import Testing
     }
 }
 
-@Suite struct SearchSpaceConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct SearchSpaceConfigurationTests {
     @Test func searchRangesComeFromTheConfiguration() throws {
         let dir = TestSupport.temporaryDirectory("space")
         let file = dir.appendingPathComponent("conviction.toml")

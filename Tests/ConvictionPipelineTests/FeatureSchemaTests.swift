@@ -1,7 +1,7 @@
 import ConvictionPipeline
 import Testing
 
-@Suite struct FeatureSchemaTests {
+@Suite(.timeLimit(.minutes(10))) struct FeatureSchemaTests {
     /// Changing the feature columns without bumping `FeaturesTask.schemaVersion` fails here.
     @Test func columnChangesBumpTheSchemaVersion() {
         #expect(FeaturesTask.currentSchemaFingerprint == FeaturesTask.schemaFingerprint,

@@ -35,7 +35,7 @@ func allFiles(_ root: URL) -> [String: Data] {
     return files
 }
 
-@Suite struct SimulationDeterminismTests {
+@Suite(.timeLimit(.minutes(10))) struct SimulationDeterminismTests {
     @Test func sameSeedAndSettingsGiveByteIdenticalFiles() async throws {
         let small: (inout ConvictionConfiguration) -> Void = {
             $0.symbols = [Symbol("AAPL"), Symbol("V"), Symbol("TSLA")]
@@ -55,7 +55,7 @@ func allFiles(_ root: URL) -> [String: Data] {
     }
 }
 
-@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"), .timeLimit(.minutes(10)))
 struct PipelineTests {
     let small: @Sendable (inout ConvictionConfiguration) -> Void = {
         $0.symbols = [Symbol("AAPL"), Symbol("TSLA"), Symbol("NVDA")]
@@ -142,7 +142,7 @@ struct PipelineTests {
 
 /// The acceptance test of the simulator's calibration, on the demo's own settings (11 symbols,
 /// 60 sessions): the default signal shows a significant uplift, signal 0 does not.
-@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"), .timeLimit(.minutes(10)))
 struct UpliftCalibrationTests {
     func run(signal: Double) async throws -> RunReport {
         let dir = TestSupport.temporaryDirectory("uplift-\(signal)")

@@ -4,7 +4,7 @@ import ConvictionIngest
 import ConvictionPipeline
 import Testing
 
-@Suite struct QualityChecksTests {
+@Suite(.timeLimit(.minutes(10))) struct QualityChecksTests {
     let symbol = Symbol("AAPL")
 
     func data(dropping day: CivilDate? = nil, breakScore: Bool = false) -> ([SentimentScore], FeatureMatrix) {

@@ -8,7 +8,7 @@ import Foundation
 import Logging
 import Testing
 
-@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"), .timeLimit(.minutes(10)))
 struct RunRecordTests {
     /// A tuned run leaves everything needed to understand and redo it in runs/<id>/.
     @Test func aTunedRunWritesItsRecordReportAndModels() async throws {
@@ -64,7 +64,7 @@ struct RunRecordTests {
     }
 }
 
-@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"))
+@Suite(.enabled(if: TestSupport.xgboostLibrary != nil, "needs libxgboost.so in .venv (make setup)"), .timeLimit(.minutes(10)))
 struct DegradationTests {
     /// No posts (the post stages could not run: X down, no credentials): the run measures what news
     /// sentiment adds, says so first, and does not fail.
@@ -91,7 +91,7 @@ struct DegradationTests {
     }
 }
 
-@Suite struct PipelineGraphTests {
+@Suite(.timeLimit(.minutes(10))) struct PipelineGraphTests {
     /// The plan's smoke test: every task, in dependency order, nothing written; a missing archive
     /// stops the plan at validation and nothing after it runs.
     @Test func dryRunPlansEveryTaskAndValidationStopsTheRest() async throws {

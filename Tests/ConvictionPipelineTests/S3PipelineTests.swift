@@ -12,7 +12,7 @@ import Testing
 /// The whole pipeline with the store on S3 (moto_server), and a second "machine" that resumes
 /// from the completion markers with an empty catalog of its own.
 @Suite(.enabled(if: TestSupport.motoEndpoint != nil && TestSupport.xgboostLibrary != nil,
-                "needs moto_server and libxgboost: run through `make test`"))
+                "needs moto_server and libxgboost: run through `make test`"), .timeLimit(.minutes(10)))
 struct S3PipelineTests {
     func context(bucket: String, catalog: String) async throws -> PipelineContext {
         var configuration = ConvictionConfiguration()

@@ -10,7 +10,7 @@ import Testing
 
 /// The score stage as a shared queue with an LLM in front: per-post scorer records, the fallback,
 /// checkpoints a stopped worker leaves and the next one resumes from, and leases held elsewhere.
-@Suite struct ScoreQueueTests {
+@Suite(.timeLimit(.minutes(10))) struct ScoreQueueTests {
     let tiny: @Sendable (inout ConvictionConfiguration) -> Void = {
         $0.symbols = [Symbol("AAPL")]
         $0.simulation.sessions = 6

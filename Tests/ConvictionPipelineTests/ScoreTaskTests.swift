@@ -7,7 +7,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct ScoreTaskTests {
+@Suite(.timeLimit(.minutes(10))) struct ScoreTaskTests {
     let tiny: @Sendable (inout ConvictionConfiguration) -> Void = {
         $0.symbols = [Symbol("AAPL")]
         $0.simulation.sessions = 6

@@ -6,7 +6,7 @@ import Testing
 
 /// The LLM scorer against the local OpenAI-compatible server: answers, log-probabilities,
 /// batching, the concurrency limit, retries, every failure kind, and the fallback to the CPU scorer.
-@Suite struct LLMScorerTests {
+@Suite(.timeLimit(.minutes(5))) struct LLMScorerTests {
     func emulator(_ configure: (inout LLMEmulator.Behaviour) -> Void = { _ in }) async throws -> (LLMEmulator, String) {
         var behaviour = LLMEmulator.Behaviour()
         configure(&behaviour)
@@ -71,12 +71,14 @@ import Testing
     }
 
     @Test func concurrencyIsLimited() async throws {
-        let (server, endpoint) = try await emulator { $0.latencyMillis = 60 }
-        defer { Task { await server.stop() } }
-        let llm = try scorer(endpoint) { $0.concurrency = 4 }
+        // The first four requests are held until all four are in flight; a fifth at once would break the limit.
+        let (server, endpoint) = try await emulator { $0.holdFirst = 4 }
+        let llm = try scorer(endpoint) { $0.concurrency = 4; $0.timeout = .seconds(30) }
         let outcomes = await llm.score((0..<24).map { "$AAPL post \($0) strong buy" })
+        let state = server.state
+        await server.stop()
         #expect(outcomes.allSatisfy { if case .scored = $0 { true } else { false } })
-        #expect(server.state.maxInFlight == 4, "at most and at least 4 requests in flight: \(server.state.maxInFlight)")
+        #expect(state.maxInFlight == 4, "at most and at least 4 requests in flight: \(state.maxInFlight)")
     }
 
     @Test func transientErrorsAreRetried() async throws {

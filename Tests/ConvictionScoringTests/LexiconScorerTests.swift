@@ -3,7 +3,7 @@ import ConvictionIngest
 import ConvictionScoring
 import Testing
 
-@Suite struct LexiconScorerTests {
+@Suite(.timeLimit(.minutes(10))) struct LexiconScorerTests {
     let scorer = LexiconScorer()
 
     func label(_ text: String) -> SentimentScore.Label {

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Every `OrtApi` entry Conviction calls, exercised against the real library.
-@Suite(.enabled(if: ScoringFixtures.available)) struct ONNXRuntimeTests {
+@Suite(.enabled(if: ScoringFixtures.available), .timeLimit(.minutes(10))) struct ONNXRuntimeTests {
     @Test func loadsTheLibraryAndEveryEntryIsPresent() throws {
         let runtime = try ORTRuntime.load()
         #expect(runtime.version.split(separator: ".").count >= 3, "version \(runtime.version)")

@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite(.enabled(if: ScoringFixtures.available)) struct TransformerScorerTests {
+@Suite(.enabled(if: ScoringFixtures.available), .timeLimit(.minutes(10))) struct TransformerScorerTests {
     /// Swift's probabilities equal Python onnxruntime's for a FinBERT-layout model
     /// (labels positive, negative, neutral in that order), read by label name.
     @Test(arguments: [1, 7, 32])
@@ -68,7 +68,7 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: ScoringFixtures.available)) struct BatchInvarianceTests {
+@Suite(.enabled(if: ScoringFixtures.available), .timeLimit(.minutes(10))) struct BatchInvarianceTests {
     /// A text's probabilities do not depend on the texts that share its batch, on the batch size or
     /// on its position: bit for bit.
     @Test func aTextsScoreDependsOnTheTextAlone() throws {
@@ -98,7 +98,7 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: ScoringFixtures.available)) struct ScorerChainTests {
+@Suite(.enabled(if: ScoringFixtures.available), .timeLimit(.minutes(10))) struct ScorerChainTests {
     /// A model that loads but fails on some input (its config claims more positions than the graph
     /// has): the chain moves to the lexicon for the rest of the run and records why.
     @Test func aFailingModelHandsOverToTheLexicon() throws {

@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct WordPieceTokenizerTests {
+@Suite(.timeLimit(.minutes(10))) struct WordPieceTokenizerTests {
     /// Hugging Face `tokenizers`' ids for the same texts, vocabulary and settings.
     func referenceIDs(_ texts: [String], lowercase: Bool, maxLength: Int) throws -> [[Int32]] {
         let input = try texts.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"

@@ -5,7 +5,7 @@ import Testing
 
 /// Leases on a local store: exclusive creation, one winner among racers, expiry, renewal, release,
 /// and takeover from a worker on this host that has died.
-@Suite struct LeaseBoardTests {
+@Suite(.timeLimit(.minutes(10))) struct LeaseBoardTests {
     func store() throws -> LocalObjectStore { try LocalObjectStore(root: TestSupport.temporaryDirectory("leases")) }
 
     @Test func createIsExclusive() async throws {

@@ -4,7 +4,7 @@ import ConvictionTesting
 import Foundation
 import Testing
 
-@Suite struct LocalObjectStoreTests {
+@Suite(.timeLimit(.minutes(10))) struct LocalObjectStoreTests {
     @Test func putGetListDelete() async throws {
         let store = try LocalObjectStore(root: TestSupport.temporaryDirectory("store"))
         try await store.put("raw/posts/dt=2026-01-05/symbol=AAPL/part-a.jsonl.gz", data: Data("a".utf8))
@@ -51,7 +51,7 @@ import Testing
     }
 }
 
-@Suite struct JSONLinesTests {
+@Suite(.timeLimit(.minutes(10))) struct JSONLinesTests {
     @Test func roundTripsLinesThroughGzip() throws {
         let lines = ["{\"a\":1}", "{\"b\":\"✓\"}", "{}"].map { Data($0.utf8) }
         let data = try JSONLines.encode(lines)
@@ -76,7 +76,7 @@ import Testing
     }
 }
 
-@Suite struct CatalogTests {
+@Suite(.timeLimit(.minutes(10))) struct CatalogTests {
     @Test func finishedOnlyWithSameInputsAndExistingOutputs() async throws {
         let root = TestSupport.temporaryDirectory("catalog")
         let store = try LocalObjectStore(root: root)

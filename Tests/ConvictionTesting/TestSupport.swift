@@ -99,9 +99,11 @@ public enum TestSupport {
     }
 
     /// Runs `conviction` with the project root as working directory (so it finds .venv).
-    public static func conviction(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    /// Runs the `conviction` binary with this process's environment, plus `environment`, less `unset`.
+    public static func conviction(_ arguments: [String], environment: [String: String] = [:], unset: [String] = []) throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
+        for k in unset { env[k] = nil }
         return try run(convictionBinary.path, arguments, in: packageRoot, environment: env)
     }
 }

@@ -22,7 +22,8 @@ public struct S3ObjectStore: ObjectStore {
     public enum Addressing: String, Sendable { case path, virtualHosted }
     public let addressing: Addressing
 
-    public init(bucket: String, prefix: String, configuration: AWSConfiguration, addressing requested: Addressing? = nil) throws {
+    public init(bucket: String, prefix: String, configuration: AWSConfiguration, addressing requested: Addressing? = nil,
+                retry: RetryPolicy = AWSHTTPClient.defaultRetry, clock: any TimeSource = SystemTimeSource()) throws {
         guard !bucket.isEmpty, bucket.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }) else {
             throw AWSError(code: "InvalidBucketName", message: "\(bucket.debugDescription) is not a valid bucket name")
         }
@@ -40,7 +41,7 @@ public struct S3ObjectStore: ObjectStore {
             configuration.endpoint = endpoint
         }
         self.addressing = addressing
-        client = try AWSHTTPClient(configuration: configuration, service: "s3")
+        client = try AWSHTTPClient(configuration: configuration, service: "s3", retry: retry, clock: clock)
     }
 
     /// The request path of the bucket itself: `/bucket` path-style, `/` virtual-hosted.

@@ -99,7 +99,8 @@ public final class StreamIngestor: Sendable {
     let logger: Logger
 
     private let stopped = NIOLockedValueBox(false)
-    private let idleStop = NIOLockedValueBox<Duration?>(nil)
+    /// Stop once quiet for `idle`, counted from the last post or from `since` (when it was asked), whichever is later.
+    private let idleStop = NIOLockedValueBox<(idle: Duration, since: Int64)?>(nil)
     private let producers = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let summary = NIOLockedValueBox(Summary())
     /// The reader's last queued sequence number when the queue first overflowed.
@@ -112,11 +113,12 @@ public final class StreamIngestor: Sendable {
                 metrics: IngestMetrics = IngestMetrics(), logger: Logger) {
         self.api = api; self.store = store; self.journal = journal; self.symbols = symbols; self.filters = filters
         self.rules = rules; self.settings = settings; self.clock = clock; self.metrics = metrics; self.logger = logger
-        idleStop.withLockedValue { $0 = settings.stopWhenIdle }
+        idleStop.withLockedValue { $0 = settings.stopWhenIdle.map { ($0, clock.monotonicMillis()) } }
     }
 
-    /// From now on, stop once connected, caught up, and quiet for `idle`.
-    public func stopWhenIdle(_ idle: Duration) { idleStop.withLockedValue { $0 = idle } }
+    /// From now on, stop once connected, caught up, and quiet for `idle` (counted from now at the
+    /// earliest, so bytes already on their way are read first).
+    public func stopWhenIdle(_ idle: Duration) { idleStop.withLockedValue { $0 = (idle, clock.monotonicMillis()) } }
 
     /// Asks the ingester to finish: stop reading and backfilling, process what was read, commit, return.
     public func stop() {
@@ -303,8 +305,8 @@ public final class StreamIngestor: Sendable {
                 metrics.tickRates()
                 metrics.update { $0.queueDepth = max(0, queued.withLockedValue { $0 }) }
                 try await commitIfDue(force: false)
-                if let idle = idleStop.withLockedValue({ $0 }), backfill.isIdle, metrics.snapshot.connected,
-                   clock.elapsed(since: lastActivity) >= idle, queued.withLockedValue({ $0 }) == 0 {
+                if let (idle, since) = idleStop.withLockedValue({ $0 }), backfill.isIdle, metrics.snapshot.connected,
+                   clock.elapsed(since: max(lastActivity, since)) >= idle, queued.withLockedValue({ $0 }) == 0 {
                     event("idle, stopping", ["idle_s": "\(idle.seconds)"])
                     stop()
                 }
