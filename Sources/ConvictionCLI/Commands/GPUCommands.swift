@@ -4,6 +4,7 @@ import ConvictionCore
 import ConvictionLLMEmulator
 import ConvictionPipeline
 import Foundation
+import Logging
 
 extension Conviction {
     struct GPU: AsyncParsableCommand {
@@ -51,7 +52,9 @@ extension Conviction {
             let emulator = LLMEmulator(behaviour: behaviour)
             let url = try await emulator.start(host: host, port: port)
             FileHandle.standardOutput.write(Data("llm-emulator: serving \(url) (OpenAI-compatible API at \(url)/v1, spot notice at \(url)/latest/meta-data/spot/instance-action)\n".utf8))
-            await SignalHandlers.untilInterrupted()
+            var logger = Logger(label: "conviction.llm-emulator")
+            logger.logLevel = .notice
+            try await GracefulShutdown.untilSignalled(logger: logger)
             await emulator.stop()
             let state = emulator.state
             print("llm-emulator: \(state.requests) requests, \(state.answeredTexts) texts answered, \(state.transientErrors) transient errors, \(state.markerFailures) marker failures, at most \(state.maxInFlight) in flight")

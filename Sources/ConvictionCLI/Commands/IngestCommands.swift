@@ -6,9 +6,6 @@ import ConvictionStore
 import ConvictionXEmulator
 import Foundation
 import Logging
-import ServiceLifecycle
-import UnixSignals
-import Synchronization
 
 extension Conviction {
     struct Ingest: AsyncParsableCommand {
@@ -112,16 +109,15 @@ extension Conviction {
                 }
                 // SIGTERM and SIGINT start a graceful shutdown: the ingester stops reading and backfilling,
                 // journals and commits what it received, and returns.
-                let service = StreamIngestService(ingestor: ingestor, logger: context.logger)
-                let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                                     failureTerminationBehavior: .gracefullyShutdownGroup)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
-                let outcome: Result<Void, any Error>
-                do { try await group.run(); outcome = .success(()) } catch { outcome = .failure(error) }
+                let outcome: Result<StreamIngestor.Summary, any Error>
+                do {
+                    outcome = .success(try await GracefulShutdown.run(logger: context.logger, onShutdown: {
+                        context.logger.notice("ingest stream: shutdown requested; committing and exiting")
+                        ingestor.stop()
+                    }) { try await ingestor.run() })
+                } catch { outcome = .failure(error) }
                 await metricsServer?.close()
-                try outcome.get()
-                guard let summary = service.summary else { throw ExitCode(1) }
+                let summary = try outcome.get()
                 print("ingest stream: \(summary.accepted) posts stored (\(summary.backfilled) from backfill), \(summary.connects) connection(s), "
                       + "\(summary.waits.filter { $0.cls != .dropped }.count) failed connect(s)")
                 if !summary.rejected.isEmpty { print("ingest stream: " + IngestTask.quarantineNote(summary.rejected)) }
@@ -236,57 +232,10 @@ extension Conviction {
             let url = try await emulator.start(host: host, port: port)
             // Unbuffered, so a script reading the pipe learns the URL at once.
             FileHandle.standardOutput.write(Data("x-emulator: serving \(lines.count) posts at \(url) (\(rate) posts/s from the first stream connection)\n".utf8))
-            await SignalHandlers.untilInterrupted()
+            try await GracefulShutdown.untilSignalled(logger: global.logger())
             await emulator.stop()
             let state = emulator.state
             print("x-emulator: published \(state.published) of \(state.total), \(state.streamConnects) stream connection(s), faults \(state.faultsInjected)")
         }
-    }
-}
-
-/// `conviction ingest stream` as a service: a graceful shutdown (SIGTERM, SIGINT) stops the ingester,
-/// which commits what it received before `run()` returns.
-final class StreamIngestService: Service {
-    let ingestor: StreamIngestor
-    let logger: Logger
-    private let result = Mutex<StreamIngestor.Summary?>(nil)
-
-    init(ingestor: StreamIngestor, logger: Logger) { self.ingestor = ingestor; self.logger = logger }
-
-    var summary: StreamIngestor.Summary? { result.withLock { $0 } }
-
-    func run() async throws {
-        let summary = try await withGracefulShutdownHandler {
-            try await ingestor.run()
-        } onGracefulShutdown: { [ingestor, logger] in
-            logger.notice("ingest stream: shutdown requested; committing and exiting")
-            ingestor.stop()
-        }
-        result.withLock { $0 = summary }
-    }
-}
-
-/// Runs `handler` on SIGINT and SIGTERM instead of dying, so the command can finish cleanly.
-final class SignalHandlers {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable (String) -> Void) {
-        sources = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(name) }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() { for source in sources { source.cancel() } }
-
-    /// Returns on the first SIGINT or SIGTERM: how the local servers run until stopped.
-    static func untilInterrupted() async {
-        let done = AsyncStream<Void>.makeStream()
-        let signals = SignalHandlers { _ in done.continuation.finish() }
-        for await _ in done.stream {}
-        signals.cancel()
     }
 }

@@ -23,11 +23,6 @@ extension Conviction.Score {
     /// The queue worker: stops after the batch in hand on SIGINT, SIGTERM or a spot interruption notice.
     func runWorker(_ context: PipelineContext) async throws {
         let stop = StopSignal()
-        let signals = SignalHandlers { name in
-            FileHandle.standardError.write(Data("score: \(name) received; finishing the batch in hand\n".utf8))
-            stop.request(name)
-        }
-        defer { signals.cancel() }
         let scoring = context.configuration.scoring
         let watcher = scoring.spotNoticeEndpoint.isEmpty ? nil : Task {
             if let notice = await SpotInterruptionNotice.watch(endpoint: scoring.spotNoticeEndpoint,
@@ -38,7 +33,11 @@ extension Conviction.Score {
         }
         defer { watcher?.cancel() }
         let task = ScoreTask(context: context, worker: workerID ?? LeaseBoard.defaultWorkerID(), stop: stop)
-        try report(try await task.run(), context: context)
+        let outcome = try await GracefulShutdown.run(logger: context.logger, onShutdown: {
+            FileHandle.standardError.write(Data("score: shutdown requested (SIGTERM or SIGINT); finishing the batch in hand\n".utf8))
+            stop.request("SIGTERM or SIGINT")
+        }) { try await task.run() }
+        try report(outcome, context: context)
     }
 }
 

@@ -106,6 +106,8 @@ public final class StreamIngestor: Sendable {
     /// The reader's last queued sequence number when the queue first overflowed.
     private let overflowAfter = NIOLockedValueBox<Int?>(nil)
     private let queued = NIOLockedValueBox(0)
+    /// Recent search's rate limit as its last answer reported it.
+    private let searchLimit = NIOLockedValueBox<RateLimit?>(nil)
 
     /// The ingester owns `api`: `run()` shuts it down before it returns.
     public init(api: XAPIClient, store: any ObjectStore, journal: IngestJournal, symbols: [Symbol], filters: IngestFilters,
@@ -346,10 +348,11 @@ public final class StreamIngestor: Sendable {
         event("backfill started", ["window": "\(window)"])
         var fetched = 0
         let queries = rules.backfillQueries()
-        for (index, query) in queries.enumerated() {
+        for query in queries {
             var token: String?
             repeat {
                 if isStopping { throw CancellationError() }
+                try await waitForSearchWindow()
                 let page = try await settings.backfillRetry.run(clock: clock, classify: { error in
                     guard let error = error as? XAPIError else { return .retry(serverWait: nil) }  // network: back off
                     if error.status == 429 { return .retry(serverWait: error.rateLimit.map(untilReset) ?? settings.policy.rateLimitStart) }
@@ -360,21 +363,27 @@ public final class StreamIngestor: Sendable {
                 }) { _ in
                     try await api.searchRecent(query: query, sinceID: String(window.since), untilID: window.until.map(String.init), nextToken: token)
                 }
+                searchLimit.withLockedValue { $0 = page.rateLimit }
                 try await deliver(.backfillPage(page.posts, Delivery()), to: queue)
                 fetched += page.posts.count
                 token = page.nextToken
-                let more = token != nil || index < queries.count - 1
-                if more, let limit = page.rateLimit, limit.remaining == 0 {
-                    // The window is used up: wait for its reset before the next page. The stream goes on meanwhile.
-                    let wait = min(untilReset(limit), settings.backfillRetry.maxServerWait)
-                    event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
-                    metrics.update { $0.backfillWaitSeconds = wait.seconds }
-                    defer { metrics.update { $0.backfillWaitSeconds = 0 } }
-                    try await clock.sleep(for: wait)
-                }
             } while token != nil
         }
         try await deliver(.backfillDone(window, posts: fetched, Delivery()), to: queue)
+    }
+
+    /// When the last search answer said the window is used up, waits for its reset before the next
+    /// request (of this window or a later one). The stream goes on meanwhile.
+    private func waitForSearchWindow() async throws {
+        guard let limit = searchLimit.withLockedValue({ $0 }), limit.remaining == 0 else { return }
+        let wait = min(untilReset(limit), settings.backfillRetry.maxServerWait)
+        if wait > .zero {
+            event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
+            metrics.update { $0.backfillWaitSeconds = wait.seconds }
+            defer { metrics.update { $0.backfillWaitSeconds = 0 } }
+            try await clock.sleep(for: wait)
+        }
+        searchLimit.withLockedValue { $0 = nil }
     }
 
     /// Hands an item to the processor and waits until it has been processed, so a backfill never
@@ -512,7 +521,9 @@ public final class StreamIngestor: Sendable {
                 }
             }
             group.addTask {
-                let tick = min(idleTimeout / 4, .milliseconds(250))
+                // An eighth of the timeout: a dead stream is noticed within 12% of it, and a stop does not
+                // wait for the tick (it cancels this task).
+                let tick = idleTimeout / 8
                 while true {
                     try await clock.sleep(for: tick)
                     if self.isStopping { throw StreamEnd.stopped }

@@ -135,41 +135,57 @@ public final class LLMSentimentScorer: Sendable {
         return outcomes
     }
 
+    /// Why one attempt failed, and whether another may succeed.
+    struct AttemptFailure: Error {
+        let failure: Failure
+        let retryable: Bool
+        var retryAfter: Duration?
+    }
+
+    /// The shared retry policy with this scorer's attempts: back-off from 200 ms (half to full
+    /// jitter), at most 5 s, and a server's `Retry-After` honoured up to 30 s.
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(maxAttempts: settings.retries + 1, baseDelay: .milliseconds(200), maxDelay: .seconds(5), jitter: .equal,
+                    maxServerWait: .seconds(30))
+    }
+
     /// One HTTP request for these texts, retried; the same failure for all of them when it fails.
     func request(_ texts: [String]) async -> [Outcome] {
         let prompts = texts.map { settings.prompt.replacingOccurrences(of: "{text}", with: $0) }
-        var attempt = 0
-        while true {
-            attempt += 1
-            if circuitIsOpen() { return texts.map { _ in .failed(.unavailable) } }
-            let failure: Failure
-            var retryAfter: Duration?
-            do {
+        do {
+            return try await retryPolicy.run(clock: SystemTimeSource(), classify: { error in
+                guard let error = error as? AttemptFailure, error.retryable else { return .fail }
+                return .retry(serverWait: error.retryAfter)
+            }, willRetry: { _, _, _ in
+                state.withLock { $0.statistics.retries += 1 }
+            }) { _ in
+                if circuitIsOpen() { throw AttemptFailure(failure: .unavailable, retryable: false) }
                 state.withLock { $0.statistics.requests += 1 }
-                let (status, headers, body) = try await send(prompts)
-                if status == 200 {
-                    noteReachable()
-                    if let outcomes = parse(body, count: texts.count) { return outcomes }
-                    failure = .malformedResponse
-                } else {
-                    noteReachable()
-                    failure = .httpError
-                    guard status == 429 || status >= 500 else { return texts.map { _ in .failed(.httpError) } }
-                    if let seconds = headers.first(name: "retry-after").flatMap(Double.init), seconds.isFinite, seconds >= 0 {
-                        retryAfter = .milliseconds(Int(min(seconds, 30) * 1000))
-                    }
+                let (status, headers, body): (Int, HTTPHeaders, Data)
+                do {
+                    (status, headers, body) = try await send(prompts)
+                } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                    noteUnreachable()
+                    throw AttemptFailure(failure: .timeout, retryable: true)
+                } catch {
+                    noteUnreachable()
+                    throw AttemptFailure(failure: .unavailable, retryable: true)
                 }
-            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                noteUnreachable()
-                failure = .timeout
-            } catch {
-                noteUnreachable()
-                failure = .unavailable
+                noteReachable()
+                if status == 200 {
+                    if let outcomes = parse(body, count: texts.count) { return outcomes }
+                    throw AttemptFailure(failure: .malformedResponse, retryable: true)
+                }
+                guard status == 429 || status >= 500 else { throw AttemptFailure(failure: .httpError, retryable: false) }
+                let retryAfter = headers.first(name: "retry-after").flatMap(Double.init).flatMap { seconds in
+                    seconds.isFinite && seconds >= 0 ? Duration.milliseconds(Int(min(seconds, 30) * 1000)) : nil
+                }
+                throw AttemptFailure(failure: .httpError, retryable: true, retryAfter: retryAfter)
             }
-            guard attempt <= settings.retries else { return texts.map { _ in .failed(failure) } }
-            state.withLock { $0.statistics.retries += 1 }
-            let cap = Duration.milliseconds(min(5_000, 200 << min(attempt - 1, 10)))
-            try? await Task.sleep(for: retryAfter ?? cap * Double.random(in: 0.5...1))
+        } catch let error as AttemptFailure {
+            return texts.map { _ in .failed(error.failure) }
+        } catch {
+            return texts.map { _ in .failed(.unavailable) }  // cancelled
         }
     }
 
