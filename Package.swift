@@ -52,7 +52,7 @@ let package = Package(
             name: "ConvictionPipeline",
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
-                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionXEmulator", logging, asyncHTTPClient,
+                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging, asyncHTTPClient,
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),

@@ -5,19 +5,19 @@ import Logging
 
 /// The whole job as a small graph of tasks, each run after the tasks it depends on:
 ///
-///     validate -> simulate -> twitter-sentiment (ingest, score) -> features -> train (search without
-///     and with sentiment, compare, negative control, report)
+///     validate -> [simulate] -> twitter-sentiment (ingest, score) -> features -> train (search
+///     without and with sentiment, compare, negative control, report)
 ///
+/// `simulate` runs only with `data.source = "simulator"` (the demo); otherwise every stage reads
+/// the store: posts ingested or replayed, bars imported, news imported.
 /// Each task reads and writes the store and skips work the catalog says is finished, so a re-run
 /// resumes. A task whose dependency failed does not run: nothing trains on incomplete inputs.
 public struct Pipeline: Sendable {
     public struct Options: Sendable {
         /// Run the post stages (ingest, score); without it features use whatever scores exist.
         public var twitterSentiment = true
-        /// Archives to replay instead of the simulator's stream.
+        /// Archive files or folders of real posts to replay first (with `data.source = "stored"`).
         public var archives: [String] = []
-        /// Run the simulator first (the embedded default data source).
-        public var simulate = true
         public init() {}
     }
 
@@ -45,7 +45,7 @@ public struct Pipeline: Sendable {
         var nodes = [Node(name: "validate", after: []) {
             [try await ValidateTask(context: context, archives: options.archives, twitterSentiment: options.twitterSentiment).run()]
         }]
-        let simulating = options.simulate && options.archives.isEmpty
+        let simulating = context.configuration.simulates
         if simulating { nodes.append(Node(name: "simulate", after: ["validate"]) { [try await SimulateTask(context: context).run()] }) }
         if options.twitterSentiment {
             nodes.append(Node(name: "twitter-sentiment", after: simulating ? ["simulate"] : ["validate"]) {

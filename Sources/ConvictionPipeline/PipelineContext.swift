@@ -12,6 +12,8 @@ public struct PipelineContext: Sendable {
     public let logger: Logger
     /// Validate and plan only: read inputs, write nothing.
     public let dryRun: Bool
+    /// The demo's local X API server (`simulation.delivery = "stream"`), wired in by the caller.
+    public var localXAPIServer: LocalXAPIServerFactory?
 
     public init(configuration: ConvictionConfiguration, store: any ObjectStore, catalog: Catalog, logger: Logger, dryRun: Bool = false) {
         self.configuration = configuration; self.store = store; self.catalog = catalog; self.logger = logger; self.dryRun = dryRun

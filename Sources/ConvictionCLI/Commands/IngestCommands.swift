@@ -17,14 +17,14 @@ extension Conviction {
               conviction ingest rules --sync                   (one tagged rule per symbol on the X stream)
               conviction ingest stream --metrics-port 9464     (until Ctrl-C; /metrics in Prometheus format)
               conviction ingest replay ~/archives/2026-11-24.jsonl.gz
-              conviction ingest                                (the pipeline's ingest: ingest.source, the demo's emulator)
+              conviction ingest                                (the pipeline's ingest: data.source; the demo streams the simulator's posts)
             """,
             subcommands: [Pipeline.self, Replay.self, Stream.self, Rules.self], defaultSubcommand: Pipeline.self)
 
         struct Pipeline: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "run",
-                abstract: "The pipeline's ingest stage, from ingest.source (emulator: the simulator's posts through the X client); with files, replay them.")
+                abstract: "The pipeline's ingest stage: with files, replay them; data.source = simulator streams the simulator's posts through the X client.")
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Archive files to replay (as `ingest replay`).") var files: [String] = []
 
@@ -36,20 +36,23 @@ extension Conviction {
 
         struct Replay: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Replay X API v2 JSON-lines archives (academic exports, the simulator's output) into the raw store.",
+                abstract: "Replay archives of X posts (v2 or v1.1 JSON lines) into the raw store.",
                 discussion: """
-                Reads filtered-stream messages or bare post objects, one per line (gzipped when named .gz); without
-                files, the simulator's sim/stream/. A finished archive is skipped when replayed again. Example:
+                Reads X API v2 stream messages or post objects and X API v1.1 statuses (StockNet, twarc 1 exports, the
+                Internet Archive's stream grabs), one per line, detected line by line; v1.1 delete and limit notices are
+                skipped and counted. Files may be gzipped or not, with any name; folders are read recursively in path
+                order. A finished file is skipped when replayed again; a run that quarantines every line exits non-zero.
+                Without files, the simulator's sim/stream/ (an error when there is none). Examples:
                   conviction ingest replay ~/archives/2026-11-24.jsonl.gz
+                  conviction ingest replay --config examples/stocknet.toml stocknet/tweet/raw/AAPL stocknet/tweet/raw/MSFT
                 """)
             @OptionGroup var global: GlobalOptions
-            @Argument(help: "Archive files; none = the simulator's stream.") var files: [String] = []
+            @Argument(help: "Archive files or folders; none = the simulator's stream.") var files: [String] = []
 
             func run() async throws {
-                var configuration = try global.resolve()
-                configuration.ingest.source = "replay"
-                let context = try await global.context(configuration)
-                try report(try await IngestTask(context: context, files: files).run(), context: context)
+                let context = try await global.context(try global.resolve())
+                let task = IngestTask(context: context, files: files)
+                try report(files.isEmpty ? try await task.replaySimulatorArchives() : try await task.run(), context: context)
             }
         }
 
@@ -87,6 +90,10 @@ extension Conviction {
                     await api.shutdown()
                     print("plan: stream \(configuration.ingest.apiBase) with \(rules.count) rule(s) into \(context.store.location) (journal \(configuration.ingestStateDirectory.path))")
                     return
+                }
+                do { try await StoreOrigin.claim(.real, by: "conviction ingest stream", in: context.store) } catch {
+                    await api.shutdown()
+                    throw error
                 }
                 var settings = StreamIngestor.Settings(configuration)
                 settings.stopWhenIdle = stopWhenIdle.map { .milliseconds(Int64($0 * 1000)) }

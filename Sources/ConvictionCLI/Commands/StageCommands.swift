@@ -262,6 +262,7 @@ extension Conviction {
         func run() async throws {
             guard let freq = BarImporter.Frequency(rawValue: frequency) else { throw ValidationError("--frequency must be 1m or 1d") }
             let context = try await global.context(try global.resolve())
+            if !context.dryRun { try await StoreOrigin.claim(.real, by: "conviction features import-bars", in: context.store) }
             var failed = false
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(file): cannot read") }

@@ -46,7 +46,9 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func context(_ configuration: ConvictionConfiguration) async throws -> PipelineContext {
-        try await PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
+        var context = try await PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
+        context.localXAPIServer = EmulatedXAPIServer.factory
+        return context
     }
 }
 

@@ -60,6 +60,24 @@ public enum Timestamps {
         return total - Int64(offsetMinutes) * minute
     }
 
+    /// X API v1.1's `created_at`: `Tue Jun 02 10:29:27 +0000 2015` (the weekday is checked too).
+    public static func parseV1(_ text: String) -> EpochMillis? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6 else { return nil }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        guard let month = months.firstIndex(of: String(parts[1])), let day = Int(parts[2]), (1...31).contains(day),
+              let year = Int(parts[5]), parts[5].count == 4, let weekday = days.firstIndex(of: String(parts[0])) else { return nil }
+        let clock = parts[3].split(separator: ":").compactMap { Int($0) }
+        let zone = Array(parts[4].utf8)
+        guard clock.count == 3, clock[0] < 24, clock[1] < 60, clock[2] < 61, zone.count == 5, zone[0] == 43 || zone[0] == 45,
+              let zh = Int(String(parts[4].dropFirst().prefix(2))), let zm = Int(String(parts[4].suffix(2))) else { return nil }
+        let date = CivilDate(year: year, month: month + 1, day: day)
+        guard CivilDate(daysSinceEpoch: date.daysSinceEpoch) == date, date.weekday == weekday else { return nil }
+        let offset = Int64(zh * 60 + zm) * minute * (zone[0] == 45 ? -1 : 1)
+        return Int64(date.daysSinceEpoch) * Self.day + Int64(clock[0]) * hour + Int64(clock[1]) * minute + Int64(clock[2]) * 1000 - offset
+    }
+
     public static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q

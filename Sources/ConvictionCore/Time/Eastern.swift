@@ -1,12 +1,14 @@
-/// US Eastern time (America/New_York) under the rules in force since 2007: daylight time from the second
-/// Sunday of March at 02:00 local to the first Sunday of November at 02:00 local. Computed here rather
+/// US Eastern time (America/New_York): daylight time from the second Sunday of March at 02:00 local
+/// to the first Sunday of November at 02:00 local since 2007, and from the first Sunday of April to
+/// the last Sunday of October from 1987 to 2006. Computed here rather
 /// than read from the system's tz database so the simulator gives the same bytes on every machine.
 public enum Eastern {
     /// UTC offset in minutes (-240 in daylight time, -300 in standard time) at a UTC instant.
     public static func offsetMinutes(at utc: EpochMillis) -> Int {
         let date = CivilDate(daysSinceEpoch: Int(Timestamps.floorDiv(utc, Timestamps.day)))
-        let start = CivilDate.nthWeekday(2, weekday: 0, month: 3, year: date.year)
-        let end = CivilDate.nthWeekday(1, weekday: 0, month: 11, year: date.year)
+        let modern = date.year >= 2007
+        let start = modern ? CivilDate.nthWeekday(2, weekday: 0, month: 3, year: date.year) : CivilDate.nthWeekday(1, weekday: 0, month: 4, year: date.year)
+        let end = modern ? CivilDate.nthWeekday(1, weekday: 0, month: 11, year: date.year) : CivilDate.nthWeekday(-1, weekday: 0, month: 10, year: date.year)
         // 02:00 EST = 07:00 UTC; 02:00 EDT = 06:00 UTC.
         let dstStart = Int64(start.daysSinceEpoch) * Timestamps.day + 7 * Timestamps.hour
         let dstEnd = Int64(end.daysSinceEpoch) * Timestamps.day + 6 * Timestamps.hour

@@ -3,26 +3,42 @@ public struct TradingSession: Hashable, Sendable {
     public let date: CivilDate
     public let open: EpochMillis
     public let close: EpochMillis
-    /// True on the 13:00 early-close days (day after Thanksgiving, Christmas Eve, 3 July).
+    /// True on early-close days (13:00: day after Thanksgiving, Christmas Eve, around 4 July; and
+    /// the exchange's one-off early closes).
     public let isHalfDay: Bool
 
     public var minutes: Int { Int((close - open) / Timestamps.minute) }
 }
 
-/// The NYSE calendar: 09:30-16:00 America/New_York, weekends and exchange holidays skipped, 13:00
-/// early closes. Holidays follow the exchange's rules since 2022 (Juneteenth included); a Saturday
-/// holiday moves to Friday except New Year's Day, which is then not observed.
+/// The NYSE calendar since 2000: 09:30-16:00 America/New_York, weekends, exchange holidays and
+/// unscheduled closures skipped, early closes at 13:00. Holidays follow the exchange's rules
+/// (Juneteenth from 2022); a Saturday holiday moves to Friday except New Year's Day, which is then
+/// not observed. Sources: NYSE holiday announcements and its closings history, as encoded by
+/// pandas_market_calendars and exchange_calendars.
 public struct TradingCalendar: Sendable {
     public init() {}
 
+    /// Days the exchange closed that no holiday rule gives: 9/11, national days of mourning
+    /// (Reagan, Ford, G. H. W. Bush, Carter) and Hurricane Sandy.
+    public static let unscheduledClosures: Set<CivilDate> = Set([
+        "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14", "2004-06-11", "2007-01-02", "2012-10-29", "2012-10-30",
+        "2018-12-05", "2025-01-09",
+    ].compactMap { CivilDate(iso: $0) })
+
+    /// Early closes no rule gives, with their closing time: the Friday after Christmas 2003 (13:00)
+    /// and 2005-06-01, closed at 15:56 after a systems problem.
+    public static let oneOffEarlyCloses: [CivilDate: (hour: Int, minute: Int)] = [
+        CivilDate(year: 2003, month: 12, day: 26): (13, 0), CivilDate(year: 2005, month: 6, day: 1): (15, 56),
+    ]
+
     public func session(on date: CivilDate) -> TradingSession? {
         guard !date.isWeekend, !isHoliday(date) else { return nil }
-        let half = isHalfDay(date)
+        let close = earlyClose(date) ?? (16, 0)
         return TradingSession(
             date: date,
             open: Eastern.utc(date, hour: 9, minute: 30),
-            close: half ? Eastern.utc(date, hour: 13, minute: 0) : Eastern.utc(date, hour: 16, minute: 0),
-            isHalfDay: half
+            close: Eastern.utc(date, hour: close.hour, minute: close.minute),
+            isHalfDay: close.hour < 16
         )
     }
 
@@ -48,8 +64,9 @@ public struct TradingCalendar: Sendable {
         return result
     }
 
+    /// A regular holiday or an unscheduled closure.
     public func isHoliday(_ date: CivilDate) -> Bool {
-        holidays(in: date.year).contains(date)
+        holidays(in: date.year).contains(date) || Self.unscheduledClosures.contains(date)
     }
 
     public func holidays(in year: Int) -> Set<CivilDate> {
@@ -69,13 +86,21 @@ public struct TradingCalendar: Sendable {
         return days
     }
 
-    public func isHalfDay(_ date: CivilDate) -> Bool {
-        guard !date.isWeekend, !isHoliday(date) else { return false }
+    public func isHalfDay(_ date: CivilDate) -> Bool { earlyClose(date) != nil }
+
+    /// The closing time of an early-close session, nil on a full session or a closed day. Rules:
+    /// the day after Thanksgiving; 24 December from Monday to Thursday; 3 July on a Monday, Tuesday
+    /// or Thursday, and on a Wednesday from 2013; until 2012, 5 July when it is a Friday.
+    public func earlyClose(_ date: CivilDate) -> (hour: Int, minute: Int)? {
+        guard !date.isWeekend, !isHoliday(date) else { return nil }
+        if let oneOff = Self.oneOffEarlyCloses[date] { return oneOff }
+        let weekday = date.weekday  // 0 = Sunday
         let thanksgiving = CivilDate.nthWeekday(4, weekday: 4, month: 11, year: date.year)
-        if date == thanksgiving.adding(days: 1) { return true }
-        if date.month == 12 && date.day == 24 { return true }
-        if date.month == 7 && date.day == 3 { return true }
-        return false
+        if date == thanksgiving.adding(days: 1) { return (13, 0) }
+        if date.month == 12 && date.day == 24 && (1...4).contains(weekday) { return (13, 0) }
+        if date.month == 7 && date.day == 3 && ([1, 2, 4].contains(weekday) || (weekday == 3 && date.year >= 2013)) { return (13, 0) }
+        if date.month == 7 && date.day == 5 && weekday == 5 && date.year <= 2012 { return (13, 0) }
+        return nil
     }
 
     private func observed(_ date: CivilDate) -> CivilDate {

@@ -18,6 +18,9 @@ public struct IngestFilters: Sendable, Equatable {
     public var botPatterns = IngestFilters.defaultBotPatterns
     /// The same text from the same author within this window (by `created_at`) is a duplicate.
     public var duplicateTextWindowSeconds = 3600
+    /// Former or alternative tickers and the symbol they count as (FB -> META): posts tagged with
+    /// one are stored under the other.
+    public var aliases: [Symbol: Symbol] = [:]
 
     public init() {}
 
@@ -39,5 +42,6 @@ public struct IngestFilters: Sendable, Equatable {
         [languages.sorted().joined(separator: ","), String(dropRetweets), String(maxCashtags),
          keywordSymbols.map(\.rawValue).sorted().joined(separator: ","), keywords.sorted().joined(separator: ","),
          botPatterns.joined(separator: "|"), String(duplicateTextWindowSeconds)].joined(separator: ";")
+            + (aliases.isEmpty ? "" : ";" + aliases.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","))
     }
 }

@@ -1,7 +1,9 @@
 import ConvictionCore
 import Foundation
 
-/// Reads the fields Conviction uses from one X API v2 payload line, straight from the bytes.
+/// Reads the fields Conviction uses from one X API payload line, straight from the bytes: a v2
+/// filtered-stream message or bare v2 post, or an X API v1.1 status (StockNet, twarc 1 exports, the
+/// Internet Archive's stream grabs), told apart by their keys line by line.
 ///
 /// A strict JSON reader (RFC 8259: every value is checked, unknown keys are skipped) that
 /// materialises only the fields the normaliser needs, instead of building Codable containers for
@@ -25,7 +27,16 @@ struct PostLineParser {
         /// (user id, followers) from `includes.users`.
         var users: [(String, Int)] = []
         var sawData = false
+        /// v1.1: `extended_tweet.full_text` / `full_text` and the extended entities win over the
+        /// truncated `text` and its entities.
+        var fullText: String?
+        var extendedCashtags: [String]?
+        /// v1.1 stream notices (`delete`, `limit`, ...): not posts.
+        var notice: String?
     }
+
+    /// Top-level keys of the v1.1 stream's notices, which carry no post.
+    static let noticeKeys: Set<String> = ["delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning"]
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
@@ -75,6 +86,9 @@ struct PostLineParser {
                         if key == "tag" { if let tag = try p.optionalString("matching_rules.tag") { fields.ruleTags.append(tag) } } else { try p.skipValue() }
                     }
                 }
+            case _ where Self.noticeKeys.contains(key):
+                bare.notice = key
+                try p.skipValue()
             default:
                 // A bare post object keeps its fields at the top level.
                 try p.tweetField(key, &bare, path: "")
@@ -82,7 +96,9 @@ struct PostLineParser {
         }
         skipWhitespace()
         guard i == bytes.count else { throw Failure(detail: "not valid JSON") }
-        guard !fields.sawData else { return fields }
+        guard !fields.sawData else { return fields.resolved() }
+        if bare.notice != nil, bare.id == nil { return bare }
+        bare = bare.resolved()
         guard bare.id != nil, bare.text != nil, bare.createdAt != nil, bare.authorID != nil else { throw Failure(detail: "field data: missing") }
         bare.users = fields.users
         bare.ruleTags = fields.ruleTags
@@ -96,8 +112,45 @@ struct PostLineParser {
     private mutating func tweetField(_ key: String, _ fields: inout Fields, path: String) throws(Failure) {
         let prefix = path.isEmpty ? "" : path + "."
         switch key {
-        case "id": fields.id = try string(prefix + "id")
+        // v2 sends ids as strings; v1.1 as a number with `id_str` beside it (the digits are read as
+        // written, so ids beyond 2^53 stay exact).
+        case "id": let id = try identifier(prefix + "id"); if fields.id == nil { fields.id = id }
+        case "id_str": fields.id = try string(prefix + "id_str")
         case "text": fields.text = try string(prefix + "text")
+        case "full_text": fields.fullText = try string(prefix + "full_text")
+        case "user":
+            // v1.1: the author inline.
+            if try null() { return }
+            var userID: String?, followers = 0
+            try object { key, p throws(Failure) in
+                switch key {
+                case "id_str": userID = try p.string(prefix + "user.id_str")
+                case "id": let id = try p.identifier(prefix + "user.id"); if userID == nil { userID = id }
+                case "followers_count": followers = try p.integer(prefix + "user.followers_count")
+                default: try p.skipValue()
+                }
+            }
+            guard let userID else { throw Failure(detail: "field \(prefix)user.id_str: missing") }
+            fields.authorID = userID
+            fields.users.insert((userID, followers), at: 0)
+        case "favorite_count": if try !null() { fields.likeCount = try integer(prefix + "favorite_count") }
+        case "retweet_count": if try !null() { fields.retweetCount = try integer(prefix + "retweet_count") }
+        case "retweeted_status":
+            if try null() { return }
+            fields.isRetweet = true
+            try skipValue()
+        case "extended_tweet":
+            if try null() { return }
+            try object { key, p throws(Failure) in
+                switch key {
+                case "full_text": fields.fullText = try p.string(prefix + "extended_tweet.full_text")
+                case "entities":
+                    var extended = Fields()
+                    try p.entities(&extended, path: prefix + "extended_tweet.entities")
+                    fields.extendedCashtags = extended.cashtags
+                default: try p.skipValue()
+                }
+            }
         case "created_at": fields.createdAt = try string(prefix + "created_at")
         case "author_id": fields.authorID = try string(prefix + "author_id")
         case "lang": fields.lang = try optionalString(prefix + "lang")
@@ -110,18 +163,7 @@ struct PostLineParser {
                 default: try p.skipValue()
                 }
             }
-        case "entities":
-            if try null() { return }
-            try object { key, p throws(Failure) in
-                guard key == "cashtags" else { return try p.skipValue() }
-                if try p.null() { return }
-                try p.array { p throws(Failure) in
-                    var tag: String?
-                    try p.object { key, p throws(Failure) in if key == "tag" { tag = try p.string(prefix + "entities.cashtags.tag") } else { try p.skipValue() } }
-                    guard let tag else { throw Failure(detail: "field \(prefix)entities.cashtags.tag: missing") }
-                    fields.cashtags.append(tag)
-                }
-            }
+        case "entities": try entities(&fields, path: prefix + "entities")
         case "referenced_tweets":
             if try null() { return }
             try array { p throws(Failure) in
@@ -131,6 +173,38 @@ struct PostLineParser {
             }
         default: try skipValue()
         }
+    }
+
+    /// `entities`: v2 `cashtags[].tag` or v1.1 `symbols[].text`.
+    private mutating func entities(_ fields: inout Fields, path: String) throws(Failure) {
+        if try null() { return }
+        try object { key, p throws(Failure) in
+            let field: String
+            switch key {
+            case "cashtags": field = "tag"
+            case "symbols": field = "text"
+            default: return try p.skipValue()
+            }
+            if try p.null() { return }
+            try p.array { p throws(Failure) in
+                var tag: String?
+                try p.object { key, p throws(Failure) in if key == field { tag = try p.string("\(path).\(key).\(field)") } else { try p.skipValue() } }
+                guard let tag else { throw Failure(detail: "field \(path).\(key).\(field): missing") }
+                fields.cashtags.append(tag)
+            }
+        }
+    }
+
+    /// An id written as a string (v2) or as a non-negative integer (v1.1), as its digits.
+    private mutating func identifier(_ path: String) throws(Failure) -> String {
+        let c = try peek()
+        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "n") { return try string(path) }
+        let start = i
+        guard c >= 48 && c <= 57 else { try skipValue(); throw Failure(detail: "field \(path): expected String or Int") }
+        try number()
+        let digits = UnsafeBufferPointer(rebasing: bytes[start..<i])
+        guard digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { throw Failure(detail: "field \(path): expected an integer id") }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     // MARK: - JSON
@@ -352,5 +426,15 @@ struct PostLineParser {
             if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
             guard digits(&self) > 0 else { throw Failure(detail: "not valid JSON") }
         }
+    }
+}
+
+extension PostLineParser.Fields {
+    /// v1.1's extended text and entities in place of the truncated ones.
+    func resolved() -> Self {
+        var copy = self
+        if let fullText { copy.text = fullText }
+        if let extendedCashtags { copy.cashtags = extendedCashtags }
+        return copy
     }
 }

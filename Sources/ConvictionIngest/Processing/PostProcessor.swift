@@ -12,6 +12,8 @@ public struct PostProcessor: Sendable {
     public enum Decision: Sendable {
         case accepted(Post, symbols: [Symbol])
         case rejected(reason: String, detail: String, id: UInt64?, createdAt: EpochMillis? = nil)
+        /// A v1.1 stream notice (`delete`, `limit`, ...): not a post, counted but not quarantined.
+        case skipped(notice: String)
     }
 
     public let normalizer: PostNormalizer
@@ -23,7 +25,7 @@ public struct PostProcessor: Sendable {
     private(set) var acceptedTexts: [UInt64: EpochMillis] = [:]
 
     public init(symbols: some Sequence<Symbol>, filters: IngestFilters) {
-        normalizer = PostNormalizer(symbols: symbols)
+        normalizer = PostNormalizer(symbols: symbols, aliases: filters.aliases)
         self.filters = filters
         botPatterns = filters.botPatterns.map { Array($0.utf8).map(Self.asciiLower) }
     }
@@ -45,6 +47,7 @@ public struct PostProcessor: Sendable {
         do {
             (post, matched) = try normalizer.normalize(line, receivedAt: receivedAt)
         } catch {
+            if error.isNotice { return .skipped(notice: error.reason.replacingOccurrences(of: "notice_", with: "")) }
             return .rejected(reason: error.reason, detail: error.detail, id: nil, createdAt: nil)
         }
         let id = UInt64(post.id) ?? 0

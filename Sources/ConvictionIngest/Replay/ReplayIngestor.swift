@@ -2,8 +2,8 @@ import ConvictionCore
 import ConvictionStore
 import Foundation
 
-/// Replays X API v2 JSON-lines archives (the simulator's output, academic exports) into the raw
-/// store: `raw/posts/dt=<created_at UTC date>/symbol=<S>/part-<source hash>.jsonl.gz`.
+/// Replays JSON-lines archives of X API v2 messages or v1.1 statuses (the simulator's output,
+/// academic exports, StockNet, twarc 1, the Internet Archive's stream grabs) into the raw store: `raw/posts/dt=<created_at UTC date>/symbol=<S>/part-<source hash>.jsonl.gz`.
 ///
 /// Each source is one unit of work in the catalog. A source replayed before with the same content
 /// is skipped. Lines that cannot be used go to `raw/quarantine/ingest/` with the reason, the source
@@ -24,6 +24,10 @@ public struct ReplayIngestor: Sendable {
         public var skipped = false
         public var accepted = 0
         public var rejected: [String: Int] = [:]
+        /// The first quarantined line's detail for each reason, to show with the counts.
+        public var examples: [String: String] = [:]
+        /// v1.1 notices (delete, limit, ...) skipped, by kind.
+        public var notices: [String: Int] = [:]
         /// Set when the source could not be read completely.
         public var failure: String?
     }
@@ -51,7 +55,8 @@ public struct ReplayIngestor: Sendable {
             return outcome
         }
 
-        let file = JSONLines.read(data, gzipped: source.name.hasSuffix(".gz"))
+        // Gzipped or not whatever the name says: the first two bytes tell.
+        let file = JSONLines.read(data, gzipped: data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B)
         // Duplicates are found within one source: a source's result must not depend on which
         // other sources happened to be replayed before it.
         var processor = PostProcessor(symbols: symbols, filters: filters)
@@ -67,7 +72,10 @@ public struct ReplayIngestor: Sendable {
             switch processor.process(line.bytes, receivedAt: nil) {
             case .accepted(let post, let symbols):
                 batch.accept(post, symbols: symbols, payload: line.bytes)
+            case .skipped(let notice):
+                outcome.notices[notice, default: 0] += 1
             case .rejected(let reason, let detail, _, _):
+                if outcome.examples[reason] == nil { outcome.examples[reason] = "line \(line.number): \(detail)" }
                 batch.reject(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number, reason: reason,
                                               detail: "line \(line.number): \(detail)", raw: line.text))
             }

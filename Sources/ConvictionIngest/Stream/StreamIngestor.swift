@@ -58,6 +58,8 @@ public final class StreamIngestor: Sendable {
     public struct Summary: Sendable {
         public var accepted = 0
         public var rejected: [String: Int] = [:]
+        /// v1.1 stream notices (delete, limit, ...) by kind: skipped, not quarantined.
+        public var notices: [String: Int] = [:]
         public var backfilled = 0
         public var backfillOverlap = 0
         /// Backfill windows filled to the end.
@@ -243,6 +245,9 @@ public final class StreamIngestor: Sendable {
                 metrics.update { $0.rejectedByReason[reason, default: 0] += 1 }
                 summary.withLockedValue { $0.rejected[reason, default: 0] += 1 }
                 return id
+            case .skipped(let notice):
+                summary.withLockedValue { $0.notices[notice, default: 0] += 1 }
+                return nil
             }
         }
 

@@ -9,14 +9,24 @@ import Foundation
 /// Everything a run needs, resolved once by the CLI in this order: defaults, then the
 /// configuration file, then `CONVICTION_*` environment variables, then flags.
 public struct ConvictionConfiguration: Sendable {
-    /// Store root: a local folder (S3 arrives with the AWS backend).
+    /// Store root: a local folder or `s3://bucket/prefix`.
     public var dataDir = "data"
+    /// Where every stage's inputs (posts, bars, news) come from: `stored` (what was ingested, imported
+    /// or streamed into the store; the production default) or `simulator` (the embedded market
+    /// simulator writes them first: the demo's configuration only).
+    public var dataSource = "stored"
     public var symbols = Symbol.universe
+    /// Former or alternative tickers and the symbol their posts count as. META was FB until 2022;
+    /// GOOG -> GOOGL is a configuration choice (different share classes).
+    public var aliases: [Symbol: Symbol] = [Symbol("FB"): Symbol("META")]
     /// Financial keywords: posts about ambiguous cashtags ($V, $MA) need one, in the stream rules
     /// and in the client-side filter.
     public var keywords = IngestFilters.defaultKeywords
     public var ingest = IngestSettings()
     public var simulation = MarketSimulator.Configuration()
+    /// How the simulator's posts reach the raw store: `stream` (published by the local X API server,
+    /// streamed in through the real X client) or `replay` (replayed directly).
+    public var simulationDelivery = "stream"
     public var scoring = ScoringSettings()
     public var llm = LLMSettings()
     public var gpu = GPUSettings()
@@ -106,10 +116,6 @@ public struct ConvictionConfiguration: Sendable {
     }
 
     public struct IngestSettings: Sendable {
-        /// Where the pipeline's posts come from: `emulator` (the simulator's posts streamed through
-        /// the real X client from the local X API server, the demo), `replay` (archives replayed
-        /// directly), or `stored` (what a separate `conviction ingest stream` already stored).
-        public var source = "emulator"
         public var apiBase = "https://api.x.com"
         /// Filters; their keywords come from `universe.keywords`.
         public var filters = IngestFilters()
@@ -131,6 +137,7 @@ public struct ConvictionConfiguration: Sendable {
     public var ingestFilters: IngestFilters {
         var f = ingest.filters
         f.keywords = Set(keywords.map { $0.lowercased() })
+        f.aliases = aliases
         return f
     }
 
@@ -157,8 +164,20 @@ public struct ConvictionConfiguration: Sendable {
 
     public init() {}
 
-    /// The demo preset `make demo` runs: the defaults, which are the embedded simulation.
-    public static let demo = ConvictionConfiguration()
+    /// The demo preset `make demo` runs (`examples/demo.toml`): the defaults with the embedded
+    /// market simulator as the data source.
+    public static let demo: ConvictionConfiguration = {
+        var c = ConvictionConfiguration()
+        c.dataSource = "simulator"
+        return c
+    }()
+
+    public var simulates: Bool { dataSource == "simulator" }
+
+    /// Keys that were replaced: a file that still uses one gets told what to write instead.
+    static let retiredKeys = [
+        "ingest.source": "ingest.source was replaced by data.source (\"stored\", or \"simulator\" for the demo) and simulation.delivery (\"stream\" or \"replay\")",
+    ]
 
     public struct Error: Swift.Error, CustomStringConvertible, Sendable {
         public let description: String
@@ -244,6 +263,8 @@ public struct ConvictionConfiguration: Sendable {
     static let keys: [Key] = [
         Key(name: "data.dir", help: "Store root folder (relative to the working directory).",
             get: { .string($0.dataDir) }, set: { c, v throws(ValueError) in c.dataDir = try string(v) }),
+        Key(name: "data.source", help: "Where posts, bars and news come from: stored (what was ingested, imported or streamed into the store) or simulator (the embedded market simulator writes them first; the demo only). A store never mixes the two.",
+            get: { .string($0.dataSource) }, set: { c, v throws(ValueError) in c.dataSource = try oneOf(v, ["stored", "simulator"]) }),
         Key(name: "data.catalog", help: "Local catalog file; empty = <data.dir>/catalog.sqlite (for s3:// a cache in .conviction-cache/).",
             get: { .string($0.catalogPath) }, set: { c, v throws(ValueError) in c.catalogPath = try string(v) }),
         Key(name: "universe.symbols", help: "Symbols to ingest, score and model.",
@@ -263,8 +284,19 @@ public struct ConvictionConfiguration: Sendable {
                 }
                 c.keywords = list.map { $0.lowercased() }
             }),
-        Key(name: "ingest.source", help: "Posts for the pipeline: emulator (simulated posts streamed through the X client from the local X API server), replay (archives replayed directly), stored (already ingested).",
-            get: { .string($0.ingest.source) }, set: { c, v throws(ValueError) in c.ingest.source = try oneOf(v, ["emulator", "replay", "stored"]) }),
+        Key(name: "universe.aliases", help: "Former or alternative tickers as \"OLD=SYMBOL\": their posts are stored under SYMBOL (META was FB until 2022; GOOG=GOOGL is a choice, they are different share classes).",
+            get: { .array($0.aliases.map { "\($0.key)=\($0.value)" }.sorted().map { .string($0) }) },
+            set: { c, v throws(ValueError) in
+                var aliases: [Symbol: Symbol] = [:]
+                for entry in try strings(v) {
+                    let parts = entry.split(separator: "=", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
+                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, parts.allSatisfy({ $0.allSatisfy(\.isLetter) }) else {
+                        throw ValueError(message: "\(entry.debugDescription) is not OLD=SYMBOL, e.g. \"FB=META\"")
+                    }
+                    aliases[Symbol(parts[0])] = Symbol(parts[1])
+                }
+                c.aliases = aliases
+            }),
         Key(name: "ingest.api_base", help: "X API base URL (a local X API server in tests).",
             get: { .string($0.ingest.apiBase) },
             set: { c, v throws(ValueError) in
@@ -304,6 +336,8 @@ public struct ConvictionConfiguration: Sendable {
             get: { .integer($0.ingest.maxAuthFailures) }, set: { c, v throws(ValueError) in c.ingest.maxAuthFailures = try int(v, 1...1000) }),
         Key(name: "ingest.emulator_rate", help: "Posts per second the local X API server publishes in the demo.",
             get: { .float($0.ingest.emulatorRate) }, set: { c, v throws(ValueError) in c.ingest.emulatorRate = try double(v, 1...1_000_000) }),
+        Key(name: "simulation.delivery", help: "How the simulator's posts reach the raw store: stream (published by the local X API server and streamed through the real X client) or replay (replayed directly).",
+            get: { .string($0.simulationDelivery) }, set: { c, v throws(ValueError) in c.simulationDelivery = try oneOf(v, ["stream", "replay"]) }),
         Key(name: "simulation.seed", help: "Seed: the same seed and settings give byte-identical data.",
             get: { .integer(Int($0.simulation.seed)) }, set: { c, v throws(ValueError) in c.simulation.seed = UInt64(try int(v, 0...Int.max)) }),
         Key(name: "simulation.start", help: "First calendar day (YYYY-MM-DD); the first session is on or after it.",
@@ -477,6 +511,7 @@ public struct ConvictionConfiguration: Sendable {
         let document: TOMLDocument
         do { document = try TOMLDocument(parsing: String(decoding: data, as: UTF8.self), file: path) } catch { throw Error(description: error.description) }
         for (name, entry) in document.entries {
+            if let retired = Self.retiredKeys[name] { throw Error(description: "\(path):\(entry.line): \(retired)") }
             guard let key = Self.keys.first(where: { $0.name == name }) else {
                 let suggestion = Self.keys.map(\.name).min { Self.distance($0, name) < Self.distance($1, name) }.map { " (did you mean \($0)?)" } ?? ""
                 throw Error(description: "\(path):\(entry.line): unknown key \(name)\(suggestion)")
@@ -498,6 +533,7 @@ public struct ConvictionConfiguration: Sendable {
 
     /// Sets one key from text as a user would type it in the file or on the command line.
     public mutating func set(_ name: String, raw: String, origin: String) throws {
+        if let retired = Self.retiredKeys[name] { throw Error(description: "\(origin): \(retired)") }
         guard let key = Self.keys.first(where: { $0.name == name }) else { throw Error(description: "\(origin): unknown key \(name)") }
         // Text from the environment or a flag: a TOML value where it reads as one of the key's
         // type, else a bare word for a string key, or a comma list for an array key.

@@ -1,15 +1,16 @@
 import ConvictionCore
 import ConvictionIngest
 import ConvictionStore
-import ConvictionXEmulator
 import Foundation
 import Logging
 
-/// Brings posts into the raw store, from where `ingest.source` says:
-/// - `emulator` (the demo): the simulator's `sim/stream/` posts are published by the local X API
-///   server and streamed in through the real X client, rules, journal and backfill included;
-/// - `replay`: archives (files named on the command line, or `sim/stream/`) are replayed directly;
-/// - `stored`: a separate `conviction ingest stream` has stored them; nothing to do here.
+/// Brings posts into the raw store:
+/// - archive files or folders named on the command line are replayed (real data);
+/// - with `data.source = "stored"` (the default) nothing else: the posts already in `raw/posts/`
+///   (from `conviction ingest stream` or earlier replays) are what the later stages read;
+/// - with `data.source = "simulator"` (the demo) the simulator's `sim/stream/` posts are streamed
+///   in through the real X client from a local X API server (`simulation.delivery = "stream"`, the
+///   server the caller wires in) or replayed directly (`"replay"`).
 /// Every path applies the same filters and writes the same `raw/posts/dt=/symbol=/` partitions.
 public struct IngestTask: Sendable {
     let context: PipelineContext
@@ -18,15 +19,13 @@ public struct IngestTask: Sendable {
     public init(context: PipelineContext, files: [String] = []) { self.context = context; self.files = files }
 
     public func run() async throws -> StageOutcome {
-        if !files.isEmpty { return try await replay() }
-        switch context.configuration.ingest.source {
-        case "stored":
+        if !files.isEmpty { return try await replay(files: files) }
+        guard context.configuration.simulates else {
             var outcome = StageOutcome(stage: ReplayIngestor.stage)
-            outcome.notes.append("ingest.source = stored: using the posts already in raw/posts/")
+            outcome.notes.append("data.source = stored: using the posts already in raw/posts/")
             return outcome
-        case "replay": return try await replay()
-        default: return try await emulatedStream()
         }
+        return context.configuration.simulationDelivery == "replay" ? try await replaySimulatorArchives() : try await emulatedStream()
     }
 
     /// The simulator's archive files, in key order.
@@ -36,46 +35,94 @@ public struct IngestTask: Sendable {
 
     // MARK: - Replay
 
-    func replay() async throws -> StageOutcome {
-        var outcome = StageOutcome(stage: ReplayIngestor.stage)
-        let store = context.store
-        var sources: [ReplayIngestor.Source] = []
-        if files.isEmpty {
-            for key in try await simulatorArchives() { sources.append(.init(name: key) { try await store.get(key) }) }
-        } else {
-            for file in files {
-                let path = URL(fileURLWithPath: file).standardizedFileURL.path
-                guard FileManager.default.isReadableFile(atPath: path) else {
-                    throw StoreError(key: file, message: "cannot read the archive file")
-                }
-                sources.append(.init(name: path) {
-                    guard let data = FileManager.default.contents(atPath: path) else { throw StoreError(key: path, message: "cannot read") }
-                    return data
-                })
+    /// Files named, and every file under folders named (recursively, hidden files skipped), in
+    /// path order so that a run is the same whatever order the file system lists them in.
+    static func expand(_ arguments: [String]) throws -> [String] {
+        var paths: [String] = []
+        for argument in arguments {
+            let path = URL(fileURLWithPath: argument).standardizedFileURL.path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw StoreError(key: argument, message: "no such archive file or folder")
+            }
+            guard isDirectory.boolValue else {
+                guard FileManager.default.isReadableFile(atPath: path) else { throw StoreError(key: argument, message: "cannot read the archive file") }
+                paths.append(path)
+                continue
+            }
+            var found: [String] = []
+            guard let walker = FileManager.default.enumerator(atPath: path) else { throw StoreError(key: argument, message: "cannot list the folder") }
+            for case let relative as String in walker {
+                if relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                let full = path + "/" + relative
+                var dir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(full) }
+            }
+            guard !found.isEmpty else { throw StoreError(key: argument, message: "the folder holds no files to replay") }
+            paths += found.sorted()
+        }
+        var seen: Set<String> = []
+        return paths.filter { seen.insert($0).inserted }
+    }
+
+    /// Replays archive files and folders: real posts.
+    func replay(files: [String]) async throws -> StageOutcome {
+        let paths = try Self.expand(files)
+        let sources = paths.map { path in
+            ReplayIngestor.Source(name: path) {
+                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError(key: path, message: "cannot read") }
+                return data
             }
         }
+        if !context.dryRun { try await StoreOrigin.claim(.real, by: "conviction ingest replay", in: context.store) }
+        return try await replay(sources, described: "\(paths.count) archive file(s)")
+    }
+
+    /// Replays the simulator's post archive (`sim/stream/`), which `conviction simulate` wrote.
+    public func replaySimulatorArchives() async throws -> StageOutcome {
+        let store = context.store
+        let keys = try await simulatorArchives()
+        if keys.isEmpty && !context.dryRun {
+            throw StoreError(key: Dataset.simulatedStream.rawValue + "/", message: "nothing to replay: no files or folders were named, and the store holds no simulator output (sim/stream/); name archive files or folders, or run `conviction simulate` first")
+        }
+        return try await replay(keys.map { key in ReplayIngestor.Source(name: key) { try await store.get(key) } },
+                                described: keys.isEmpty ? "the simulator's post archive (sim/stream/) once simulate has written it" : "the simulator's \(keys.count) post archive file(s)")
+    }
+
+    func replay(_ sources: [ReplayIngestor.Source], described: String) async throws -> StageOutcome {
+        var outcome = StageOutcome(stage: ReplayIngestor.stage)
         if context.dryRun {
-            outcome.planned = [files.isEmpty && sources.isEmpty
-                ? "replay the simulator's post archive (sim/stream/) into raw/posts/ once simulate has written it"
-                : "replay \(sources.count) archive file(s) into raw/posts/ (already finished ones are skipped)"]
+            outcome.planned = ["replay \(described) into raw/posts/ (already finished ones are skipped)"]
             return outcome
         }
-        let ingestor = ReplayIngestor(store: store, catalog: context.catalog, symbols: context.configuration.symbols,
+        let ingestor = ReplayIngestor(store: context.store, catalog: context.catalog, symbols: context.configuration.symbols,
                                       filters: context.configuration.ingestFilters)
         var meter = ProgressMeter(stage: "ingest", total: sources.count, logger: context.logger)
-        var rejected: [String: Int] = [:]
+        var rejected: [String: Int] = [:], examples: [String: String] = [:], notices: [String: Int] = [:]
+        var freshRows = 0
         for (i, source) in sources.enumerated() {
             let result = try await ingestor.replay(source)
-            if result.skipped { outcome.skipped += 1 } else { outcome.done += 1 }
+            if result.skipped { outcome.skipped += 1 } else { outcome.done += 1; freshRows += result.accepted }
             outcome.rows += result.accepted
             for (reason, count) in result.rejected { rejected[reason, default: 0] += count }
+            for (reason, example) in result.examples where examples[reason] == nil { examples[reason] = "\(source.name): \(example)" }
+            for (kind, count) in result.notices { notices[kind, default: 0] += count }
             if let failure = result.failure {
                 outcome.failures.append(failure)
                 context.logger.error("ingest: \(failure); its good lines were stored, the rest quarantined; fix or replace the file and re-run")
             }
             meter.step(i + 1, rows: outcome.rows)
         }
+        if !notices.isEmpty {
+            outcome.notes.append("skipped v1.1 notices (not posts): " + notices.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         if !rejected.isEmpty { outcome.notes.append(Self.quarantineNote(rejected)) }
+        // A run that kept nothing of what it read is a wrong input, not a quiet success.
+        if outcome.done > 0, freshRows == 0, !rejected.isEmpty {
+            let top = rejected.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3)
+                .map { "\($0.key) \($0.value) (e.g. \(examples[$0.key] ?? "-"))" }
+            outcome.failures.append("every line was quarantined (\(rejected.values.reduce(0, +)) lines); top reasons: " + top.joined(separator: "; "))
+        }
         return outcome
     }
 
@@ -114,13 +161,12 @@ public struct IngestTask: Sendable {
             return outcome
         }
 
+        guard let makeServer = context.localXAPIServer else {
+            throw StoreError(key: Dataset.simulatedStream.rawValue, message: "simulation.delivery = stream needs the local X API server, which the `conviction` command wires in; set simulation.delivery = \"replay\" to replay the simulator's posts directly")
+        }
         // The server and the client share a token made up for this run; it is no real credential.
         let token = Secret(UUID().uuidString)
-        var serverConfiguration = XAPIEmulator.Configuration(bearerToken: token.reveal())
-        serverConfiguration.postsPerSecond = configuration.ingest.emulatorRate
-        serverConfiguration.keepAliveInterval = .seconds(1)
-        serverConfiguration.streamConnectLimit = 1_000
-        let emulator = try XAPIEmulator(configuration: serverConfiguration, feedLines: lines)
+        let emulator = try makeServer(token.reveal(), configuration.ingest.emulatorRate, lines)
         let base = try await emulator.start()
         let result: Result<StageOutcome, any Error>
         do { result = .success(try await stream(from: emulator, base: base, token: token, inputHash: inputHash, outcome: outcome)) } catch {
@@ -131,7 +177,7 @@ public struct IngestTask: Sendable {
     }
 
     /// Streams everything `emulator` publishes through the X client into the store.
-    private func stream(from emulator: XAPIEmulator, base: String, token: Secret, inputHash: String,
+    private func stream(from emulator: any LocalXAPIServer, base: String, token: Secret, inputHash: String,
                         outcome start: StageOutcome) async throws -> StageOutcome {
         var outcome = start
         let configuration = context.configuration
@@ -158,7 +204,7 @@ public struct IngestTask: Sendable {
         let ingestor = StreamIngestor(api: XAPIClient(baseURL: base, bearer: token), store: store, journal: journal,
                                       symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                                       settings: settings, logger: context.logger.quietened(below: .notice))
-        let total = emulator.state.total
+        let total = emulator.total
         let started = ContinuousClock.now
         // Returns the progress (decided of emitted) when the stream stopped making any: a failure.
         let watcher = Task { () -> (Int, Int)? in
@@ -168,7 +214,7 @@ public struct IngestTask: Sendable {
             var lastProgress = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(200))
-                let published = emulator.state.published
+                let published = emulator.published
                 let seconds = (ContinuousClock.now - started).seconds
                 if ContinuousClock.now - lastPrint > .seconds(2) {
                     lastPrint = .now
@@ -180,7 +226,7 @@ public struct IngestTask: Sendable {
                 if decided != lastDecided { lastDecided = decided; lastProgress = .now }
                 // Everything published and every matching post decided on (stored or quarantined): done.
                 guard published >= total else { continue }
-                if emitted == nil { emitted = emulator.emittedIDs().count }
+                if emitted == nil { emitted = emulator.emittedCount }
                 if decided >= emitted! { ingestor.stop(); return nil }
                 // Waiting is cheap; giving up early would store part of the posts and call it done. A
                 // busy machine can starve the stream for many seconds, so only a long silence counts.
@@ -196,7 +242,7 @@ public struct IngestTask: Sendable {
             outcome.failures.append("the stream from the local X API server stalled: \(decided) of \(expected) matching posts received in 180 s without progress; what arrived is stored, and the next run streams again")
             return outcome  // not recorded as finished
         }
-        let emitted = emulator.emittedIDs().count
+        let emitted = emulator.emittedCount
         outcome.done = 1
         outcome.rows = summary.accepted
         outcome.notes.append("streamed \(emitted) of \(total) simulated posts that match the rules through the X client (\(summary.connects) connection(s), \(summary.backfilled) backfilled) in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
@@ -207,6 +253,22 @@ public struct IngestTask: Sendable {
         return outcome
     }
 }
+
+/// The local X API server the demo streams the simulator's posts from. The pipeline module does not
+/// link it: the `conviction` command wires in ConvictionXEmulator's (`PipelineContext.localXAPIServer`).
+public protocol LocalXAPIServer: Sendable {
+    /// Starts serving and returns the base URL.
+    func start() async throws -> String
+    func stop() async
+    /// Posts published so far, and in all.
+    var published: Int { get }
+    var total: Int { get }
+    /// Posts published that match the stream's rules.
+    var emittedCount: Int { get }
+}
+
+/// Makes a server for a bearer token, a publishing rate (posts per second) and the stream lines.
+public typealias LocalXAPIServerFactory = @Sendable (_ bearerToken: String, _ postsPerSecond: Double, _ lines: [Data]) throws -> any LocalXAPIServer
 
 extension StreamIngestor.Settings {
     /// The `ingest.*` settings.

@@ -29,6 +29,7 @@ public struct SimulateTask: Sendable {
         let sessions = simulator.sessions
         outcome.planned = ["simulate \(config.symbols.count) symbols x \(sessions.count) sessions (\(sessions.first?.date.isoString ?? "-") to \(sessions.last?.date.isoString ?? "-")), seed \(simulation.seed), signal \(simulation.signal)"]
         if context.dryRun { return outcome }
+        try await StoreOrigin.claim(.simulated, by: "conviction simulate", in: context.store)
 
         let started = Date()
         // Symbols are independent: simulate two at a time (this machine has two cores).

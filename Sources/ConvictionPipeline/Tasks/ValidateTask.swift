@@ -1,5 +1,6 @@
 import ConvictionCore
 import ConvictionModeling
+import ConvictionStore
 import Foundation
 
 /// Checks what a run needs before any work: archives readable, the XGBoost library loadable, the
@@ -18,7 +19,15 @@ public struct ValidateTask: Sendable {
         var outcome = StageOutcome(stage: Self.stage)
         let config = context.configuration
         for archive in archives where !FileManager.default.isReadableFile(atPath: archive) {
-            outcome.failures.append("archive \(archive): no such file or not readable")
+            outcome.failures.append("archive \(archive): no such file or folder, or not readable")
+        }
+        if config.simulates && !archives.isEmpty {
+            outcome.failures.append("data.source = simulator with real archives would mix simulated bars and news with real posts; set data.source = \"stored\" (and import bars) to run on the archives")
+        }
+        if !context.dryRun, let origin = try await StoreOrigin.current(in: context.store) {
+            if config.simulates && origin == .real {
+                outcome.failures.append("data.source = simulator, but \(context.store.location) holds real data; the simulator would mix with it: use another --data-dir for the demo")
+            }
         }
         do {
             _ = try XGBoostLibrary.locate(explicit: config.xgboostLibrary)
@@ -31,7 +40,7 @@ public struct ValidateTask: Sendable {
                 outcome.notes.append("warning: no transformer model at \(folder ?? ScoreTask.defaultModel); posts will be scored with the lexicon")
             }
         }
-        let line = "configuration valid; \(config.symbols.count) symbols; posts from \(twitterSentiment ? (archives.isEmpty ? "the simulator's stream" : "\(archives.count) archive(s)") : "no post stage (existing scores, if any)")"
+        let line = "configuration valid; \(config.symbols.count) symbols; data from \(config.simulates ? "the simulator" : "the store"); posts from \(twitterSentiment ? (archives.isEmpty ? (config.simulates ? "the simulator's stream" : "the store (raw/posts/)") : "\(archives.count) archive(s)") : "no post stage (existing scores, if any)")"
         if context.dryRun { outcome.planned = [line] } else { outcome.notes.append(line) }
         outcome.done = outcome.failures.isEmpty ? 1 : 0
         return outcome
