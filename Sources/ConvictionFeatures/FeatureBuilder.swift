@@ -23,6 +23,9 @@ public struct FeatureMatrix: Sendable {
 /// by then, and only news and posts strictly before that instant.
 public struct FeatureBuilder: Sendable {
     public struct Configuration: Sendable, Hashable, Codable {
+        /// `1m`: rows every `barMinutes`, built from 1-minute bars (`market/bars_1m/`); `1d`: one
+        /// row per session at its close, from daily bars (`market/bars_1d/`).
+        public var frequency = "1m"
         public var barMinutes: Int
         /// Label horizon in bars, starting at the bar after the decision.
         public var labelHorizonBars: Int
@@ -40,8 +43,37 @@ public struct FeatureBuilder: Sendable {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
+    public var daily: Bool { configuration.frequency == "1d" }
+
     public var definitions: [FeatureDefinition] {
-        FeatureDefinition.base + (configuration.includeSentiment ? FeatureDefinition.sentiment : [])
+        daily ? FeatureDefinition.dailyBase + (configuration.includeSentiment ? FeatureDefinition.dailySentiment : [])
+            : FeatureDefinition.base + (configuration.includeSentiment ? FeatureDefinition.sentiment : [])
+    }
+
+    /// One row per session with a daily bar, at the close. The label is the next session's
+    /// direction (close to close), null when the next session's bar is missing; dead zones are
+    /// the training stage's (`training.dead_zone`), from `forward_return`.
+    public func buildDaily(symbol: Symbol, dailyBars: [PriceBar], news: [NewsEvent], posts: [SentimentObservation]) -> FeatureMatrix {
+        let series = DailySeries(dailyBars: dailyBars)
+        let base = DailyFeatures(bars: series, news: news.sorted { $0.publishedAt < $1.publishedAt })
+        var columns = base.columns
+        let times = series.closeTime
+        if configuration.includeSentiment {
+            let newsSentiment = base.columns[base.definitions.firstIndex { $0.name == "news_sentiment" }!]
+            let windows = (0..<series.count).map { (start: series.previousClose[$0], previousStart: series.previousPreviousClose[$0]) }
+            columns += SentimentFeatures.compute(times: times, posts: posts, newsSentiment: newsSentiment, sessionWindows: windows)
+        }
+        var matrix = FeatureMatrix(symbol: symbol, definitions: definitions, timestamps: times, columns: columns,
+                                   labels: [], forwardReturns: [], labelEnds: [])
+        for i in 0..<series.count {
+            if series.nextIsAdjacent(i) {
+                let forward = log(series.close[i + 1] / series.close[i])
+                matrix.forwardReturns.append(forward); matrix.labels.append(forward > 0 ? 1 : 0); matrix.labelEnds.append(times[i + 1])
+            } else {
+                matrix.forwardReturns.append(nil); matrix.labels.append(nil); matrix.labelEnds.append(nil)
+            }
+        }
+        return matrix
     }
 
     /// `minuteBars` sorted by start; `news` and `posts` in any order.

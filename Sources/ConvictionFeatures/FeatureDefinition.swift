@@ -21,6 +21,16 @@ public struct FeatureDefinition: Sendable, Codable, Hashable {
     /// The sentiment features, in matrix order.
     public static let sentiment: [FeatureDefinition] = SentimentFeatures.definitions
 
+    /// The daily base features (`features.frequency = "1d"`), in matrix order.
+    public static let dailyBase: [FeatureDefinition] = DailyFeatures(bars: DailySeries(dailyBars: []), news: []).definitions
+
+    /// The sentiment features of daily rows: the same names; `daily` is the session's window.
+    public static let dailySentiment: [FeatureDefinition] = SentimentFeatures.sessionDefinitions
+
+    /// The base and sentiment features of a frequency (`1m` or `1d`).
+    public static func base(frequency: String) -> [FeatureDefinition] { frequency == "1d" ? dailyBase : base }
+    public static func sentiment(frequency: String) -> [FeatureDefinition] { frequency == "1d" ? dailySentiment : sentiment }
+
     /// The feature reference as Markdown: docs/training.md is this output (`conviction features describe`).
     public static func markdownReference() -> String {
         var md = """
@@ -50,7 +60,9 @@ public struct FeatureDefinition: Sendable, Codable, Hashable {
 
 
         """
-        for (title, definitions) in [("Base features (\(base.count))", base), ("Sentiment features (\(sentiment.count), with --include-sentiment)", sentiment)] {
+        for (title, definitions) in [("Base features (\(base.count))", base), ("Sentiment features (\(sentiment.count), with --include-sentiment)", sentiment),
+                                     ("Daily base features (\(dailyBase.count), features.frequency = \"1d\")", dailyBase),
+                                     ("Daily sentiment features (\(dailySentiment.count), features.frequency = \"1d\": rows at the session's close)", dailySentiment)] {
             md += "## \(title)\n\n| # | name | group | window | unit | definition |\n|---|---|---|---|---|---|\n"
             for (i, d) in definitions.enumerated() {
                 md += "| \(i + 1) | `\(d.name)` | \(d.group.rawValue) | \(d.window) | \(d.unit) | \(d.description.replacingOccurrences(of: "|", with: "\\|")) |\n"

@@ -29,14 +29,22 @@ struct SentimentFeatures {
     /// Rows of history for the abnormal-volume z-score (one session of 5-minute bars).
     static let volumeHistory = 78
 
-    static let definitions: [FeatureDefinition] = {
+    static let definitions = makeDefinitions(sessionDaily: false)
+    /// With daily bars, the `daily` window is the session: posts since the previous session's close.
+    static let sessionDefinitions = makeDefinitions(sessionDaily: true)
+    /// Rows of history for the abnormal-volume z-score with daily rows (about a month).
+    static let dailyVolumeHistory = 20
+
+    static func makeDefinitions(sessionDaily: Bool) -> [FeatureDefinition] {
         var defs: [FeatureDefinition] = []
+        let history = sessionDaily ? dailyVolumeHistory : volumeHistory
         for (w, _) in windows {
-            let span = w == "daily" ? "24 hours" : w.replacingOccurrences(of: "m", with: " minutes")
+            let span = w == "daily" ? (sessionDaily ? "time since the previous session's close (after-hours and weekend posts count for the next session)" : "24 hours")
+                : w.replacingOccurrences(of: "m", with: " minutes")
             defs += [
                 .init(name: "sent_\(w)", group: .sentiment, window: w, unit: "[-1, 1]", description: "Mean of P(positive) - P(negative) over posts in the \(span) before t; null when none."),
                 .init(name: "posts_\(w)", group: .sentiment, window: w, unit: "posts", description: "Number of posts in the \(span) before t (0 is a real zero)."),
-                .init(name: "posts_z_\(w)", group: .sentiment, window: w, unit: "z-score", description: "Abnormal volume: (posts_\(w) - mean) / sample std of posts_\(w) over the previous \(volumeHistory) rows; null before \(volumeHistory) rows or when std = 0."),
+                .init(name: "posts_z_\(w)", group: .sentiment, window: w, unit: "z-score", description: "Abnormal volume: (posts_\(w) - mean) / sample std of posts_\(w) over the previous \(history) rows; null before \(history) rows or when std = 0."),
                 .init(name: "sent_fw_\(w)", group: .sentiment, window: w, unit: "[-1, 1]", description: "Polarity weighted by log(1 + author followers); null when the weights sum to 0."),
                 .init(name: "sent_ew_\(w)", group: .sentiment, window: w, unit: "[-1, 1]", description: "Polarity weighted by log(1 + likes + reposts); null when the weights sum to 0."),
                 .init(name: "bull_share_\(w)", group: .sentiment, window: w, unit: "fraction", description: "Share of posts labelled positive; null when none."),
@@ -52,10 +60,14 @@ struct SentimentFeatures {
             .init(name: "sent_vs_news", group: .sentiment, window: "24h", unit: "[-2, 2]", description: "sent_daily - news_sentiment; null when either is null."),
         ]
         return defs
-    }()
+    }
 
     /// Columns in `definitions` order for decision times `times` (ascending); `posts` in any order.
-    static func compute(times: [EpochMillis], posts unsorted: [SentimentObservation], newsSentiment: [Double?]) -> [[Double?]] {
+    /// `sessionWindows` (daily rows): each row's `daily` window starts at the previous session's
+    /// close, and its momentum compares with the session before, from the close before that.
+    static func compute(times: [EpochMillis], posts unsorted: [SentimentObservation], newsSentiment: [Double?],
+                        sessionWindows: [(start: EpochMillis, previousStart: EpochMillis)]? = nil) -> [[Double?]] {
+        let history = sessionWindows == nil ? volumeHistory : dailyVolumeHistory
         let posts = sortedByTime(unsorted)
         let postTimes = posts.map(\.time)
         var polarity = [0.0], fw = [0.0], fwp = [0.0], ew = [0.0], ewp = [0.0], positive = [0.0], negative = [0.0]
@@ -73,9 +85,10 @@ struct SentimentFeatures {
         for (name, span) in windows {
             var sent: [Double?] = [], count: [Double?] = [], sfw: [Double?] = [], sew: [Double?] = []
             var bull: [Double?] = [], disagree: [Double?] = [], momentum: [Double?] = []
-            for t in times {
-                let lo = FeatureBuilder.lowerBound(postTimes, t - span), hi = FeatureBuilder.lowerBound(postTimes, t)
-                let lo2 = FeatureBuilder.lowerBound(postTimes, t - 2 * span)
+            for (row, t) in times.enumerated() {
+                let session = name == "daily" ? sessionWindows?[row] : nil
+                let lo = FeatureBuilder.lowerBound(postTimes, session?.start ?? t - span), hi = FeatureBuilder.lowerBound(postTimes, t)
+                let lo2 = FeatureBuilder.lowerBound(postTimes, session?.previousStart ?? t - 2 * span)
                 let n = Double(hi - lo)
                 let mean = ratio(polarity[hi] - polarity[lo], n)
                 sent.append(mean)
@@ -89,8 +102,8 @@ struct SentimentFeatures {
                 momentum.append(mean.flatMap { m in previous.map { m - $0 } })
             }
             let z: [Double?] = times.indices.map { i in
-                guard i >= volumeHistory else { return nil }
-                let prior = count[(i - volumeHistory)..<i].map { $0! }
+                guard i >= history else { return nil }
+                let prior = count[(i - history)..<i].map { $0! }
                 guard let sd = Rolling.std(prior), sd > 0 else { return nil }
                 return (count[i]! - Rolling.mean(prior)) / sd
             }

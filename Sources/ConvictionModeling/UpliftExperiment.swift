@@ -23,12 +23,25 @@ public struct UpliftExperiment: Sendable {
         /// Nested tuning: with `search.trials > 0` every fold tunes each model on its own training
         /// window (the parameters above are then only the fallback), never on the test fold.
         public var search = HyperparameterSearch.Settings()
+        /// Fixed-date evaluation instead of walk-forward: train on everything before `testStart`
+        /// (tuned and early-stopped with `validationStart..<testStart` as the validation period),
+        /// then score once on `testStart...testEnd`.
+        public var validationStart: CivilDate?
+        /// Rows before this day are left out of training (e.g. before the posts begin); nil = all.
+        public var trainStart: CivilDate?
+        public var testStart: CivilDate?
+        public var testEnd: CivilDate?
+        /// `[low, high]` simple returns: a row is up at `high` or more, down at `low` or less, and
+        /// dropped in between (StockNet: [-0.005, 0.0055]); nil = up when the return is positive.
+        public var deadZone: [Double]?
 
         public init() {}
 
+        public var isFixedDate: Bool { testStart != nil }
+
         enum CodingKeys: String, CodingKey {
             case folds, embargo, rounds, maxDepth, learningRate, subsample, columnSample, minChildWeight, seed, threads
-            case bootstrapReplicates, alpha, search
+            case bootstrapReplicates, alpha, search, validationStart, trainStart, testStart, testEnd, deadZone
         }
 
         public init(from decoder: any Decoder) throws {
@@ -41,6 +54,11 @@ public struct UpliftExperiment: Sendable {
             bootstrapReplicates = try c.decode(Int.self, forKey: .bootstrapReplicates); alpha = try c.decode(Double.self, forKey: .alpha)
             // Absent in reports written before the search existed.
             search = try c.decodeIfPresent(HyperparameterSearch.Settings.self, forKey: .search) ?? .init()
+            validationStart = try c.decodeIfPresent(CivilDate.self, forKey: .validationStart)
+            trainStart = try c.decodeIfPresent(CivilDate.self, forKey: .trainStart)
+            testStart = try c.decodeIfPresent(CivilDate.self, forKey: .testStart)
+            testEnd = try c.decodeIfPresent(CivilDate.self, forKey: .testEnd)
+            deadZone = try c.decodeIfPresent([Double].self, forKey: .deadZone)
         }
     }
 
@@ -157,6 +175,11 @@ public struct UpliftExperiment: Sendable {
         public var baselineFoldScores: [[Double]] = []
         /// The last fold's models as XGBoost JSON, by model name (kept in the run folder, not in the report).
         public var models: [String: Data] = [:]
+        /// Every out-of-sample row (dataset index) with both models' scores, in test order (not in
+        /// the report; the run writes them to test_predictions.csv).
+        public var testIndices: [Int] = []
+        public var baselineScores: [Double] = []
+        public var augmentedScores: [Double] = []
         public var deltaAUC: Double { augmentedAUC - baselineAUC }
 
         enum CodingKeys: String, CodingKey {
@@ -214,7 +237,17 @@ public struct UpliftExperiment: Sendable {
         let baseColumns = try columns(baseline)
         let fullColumns = baseColumns + (try columns(added))
         let splitter = WalkForwardSplitter(folds: configuration.folds, embargo: configuration.embargo)
-        let folds = splitter.split(t0: data.t0, t1: data.t1, day: data.day)
+        let folds: [WalkForwardSplitter.Fold]
+        if let testStart = configuration.testStart {
+            let fold = splitter.fixed(t0: data.t0, t1: data.t1, day: data.day, trainStart: configuration.trainStart?.daysSinceEpoch ?? Int.min,
+                                      testStart: testStart.daysSinceEpoch, testEnd: configuration.testEnd?.daysSinceEpoch ?? Int.max)
+            guard !fold.test.isEmpty, !fold.train.isEmpty else {
+                throw XGBoostError(message: "training.test_start \(testStart.isoString): \(fold.train.count) training rows before it and \(fold.test.count) test rows in the test period; both must be non-empty")
+            }
+            folds = [fold]
+        } else {
+            folds = splitter.split(t0: data.t0, t1: data.t1, day: data.day)
+        }
         guard !folds.isEmpty else {
             throw XGBoostError(message: "not enough days for \(configuration.folds) walk-forward folds (need at least \(configuration.folds + 1))")
         }
@@ -283,6 +316,9 @@ public struct UpliftExperiment: Sendable {
         }
         result.baselineFoldScores = baselineFoldScores
         result.models = models
+        result.testIndices = testRows
+        result.baselineScores = baseScores
+        result.augmentedScores = fullScores
         return result
     }
 
@@ -334,6 +370,12 @@ public struct UpliftExperiment: Sendable {
     /// The training window's latest `validationShare` of days scores the trials; earlier rows whose
     /// label reaches into them, or ends within the embargo before them, are left out.
     func innerSplit(_ data: Dataset, rows: [Int]) -> (train: [Int], validation: [Int]) {
+        if let validationStart = configuration.validationStart, configuration.isFixedDate {
+            // Fixed dates: the validation period is the one configured.
+            let validation = rows.filter { data.day[$0] >= validationStart.daysSinceEpoch }
+            guard let start = validation.map({ data.t0[$0] }).min() else { return ([], []) }
+            return (rows.filter { data.day[$0] < validationStart.daysSinceEpoch && data.t1[$0] < start - configuration.embargo }, validation)
+        }
         let days = Array(Set(rows.map { data.day[$0] })).sorted()
         let held = max(1, Int((Double(days.count) * configuration.search.validationShare).rounded()))
         guard days.count > held else { return ([], []) }

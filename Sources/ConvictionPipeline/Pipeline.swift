@@ -18,6 +18,8 @@ public struct Pipeline: Sendable {
         public var twitterSentiment = true
         /// Archive files or folders of real posts to replay first (with `data.source = "stored"`).
         public var archives: [String] = []
+        /// The learner (`--algorithm`), recorded in the run.
+        public var algorithm = "xgboost"
         public init() {}
     }
 
@@ -91,7 +93,7 @@ public struct Pipeline: Sendable {
                 continue
             }
             if node.name == "train" {
-                let (outcome, report) = try await TrainTask(context: context).run()
+                let (outcome, report) = try await TrainTask(context: context, algorithm: options.algorithm).run()
                 if !finish(outcome) { failed.insert(node.name) }
                 summary.report = report
                 if let report { summary.reportLocation = context.store.location + "/" + Dataset.runs.rawValue + "/\(report.runID)/report.md" }

@@ -22,7 +22,7 @@ extension Conviction {
         static func reports(_ context: PipelineContext) async throws -> [RunReport] {
             var reports: [RunReport] = []
             for key in try await context.store.list(prefix: Dataset.runs.rawValue + "/") where key.hasSuffix("/report.json") {
-                do { reports.append(try JSONDecoder().decode(RunReport.self, from: try await context.store.get(key))) } catch {
+                do { reports.append(try RunReport.decode(try await context.store.get(key))) } catch {
                     FileHandle.standardError.write(Data("warning: \(key): unreadable report (\(error))\n".utf8))
                 }
             }
@@ -32,7 +32,7 @@ extension Conviction {
         static func report(_ id: String, _ context: PipelineContext) async throws -> RunReport {
             let key = Dataset.runs.rawValue + "/\(id)/report.json"
             guard try await context.store.exists(key) else { throw ValidationError("no run \(id) in \(context.store.location) (see `conviction runs list`)") }
-            return try JSONDecoder().decode(RunReport.self, from: try await context.store.get(key))
+            return try RunReport.decode(try await context.store.get(key))
         }
 
         struct List: AsyncParsableCommand {

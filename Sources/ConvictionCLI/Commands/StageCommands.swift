@@ -185,7 +185,7 @@ extension Conviction {
 
         func run() async throws {
             let context = try await global.context(try global.resolve(overrides: [("training.trials", trials.map(String.init))]))
-            let (outcome, runReport) = try await TrainTask(context: context).run()
+            let (outcome, runReport) = try await TrainTask(context: context, algorithm: algorithm.rawValue).run()
             runReport?.terminalSummary.forEach { print($0) }
             try report(outcome, context: context)
         }
@@ -194,7 +194,7 @@ extension Conviction {
     struct PipelineCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pipeline",
-            abstract: "Run every stage: simulate, ingest, score, features, train, report.",
+            abstract: "Run every stage: [simulate,] ingest, score, features, train, report.",
             discussion: """
             Finished work is skipped (each stage says so), so a re-run resumes and gives the same results.
             Example, as in the project plan:
@@ -209,7 +209,7 @@ extension Conviction {
         @Option(help: "Simulation signal strength, 0 = none (simulation.signal).") var signal: Double?
         @Option(help: "Simulation seed (simulation.seed).") var seed: Int?
         @Option(help: "Hyperparameter search trials per fold and model; 0 = fixed parameters (training.trials).") var trials: Int?
-        @Option(name: .customLong("archive"), help: "Replay this archive instead of simulating posts (repeatable).")
+        @Option(name: .customLong("archive"), help: "Replay this archive file or folder of real posts first (repeatable; data.source = stored).")
         var archives: [String] = []
 
         func run() async throws {
@@ -221,6 +221,7 @@ extension Conviction {
             var options = Pipeline.Options()
             options.twitterSentiment = twitterSentiment
             options.archives = archives
+            options.algorithm = algorithm.rawValue
             let started = Date()
             let summary = try await ConvictionPipeline.Pipeline(context: context, options: options).run()
             if context.dryRun {

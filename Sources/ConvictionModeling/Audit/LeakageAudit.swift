@@ -36,6 +36,7 @@ public struct LeakageAudit: Sendable {
             : "\(bad.count) rows have a label interval that does not start after the features (first at \(Timestamps.iso8601(data.t0[bad[0]])))"))
         // 2. No single feature predicts the label implausibly well on its own.
         var aucs: [String: Double] = [:]
+        var nullStandardErrors: [String: Double] = [:]
         let width = data.featureNames.count
         for (c, name) in data.featureNames.enumerated() {
             var scores: [Double] = [], labels: [Int] = []
@@ -43,9 +44,16 @@ public struct LeakageAudit: Sendable {
                 let v = data.values[r * width + c]
                 if !v.isNaN { scores.append(Double(v)); labels.append(data.labels[r]) }
             }
-            if let auc = AUC.compute(scores: scores, labels: labels) { aucs[name] = auc }
+            if let auc = AUC.compute(scores: scores, labels: labels) {
+                aucs[name] = auc
+                // Standard error of the AUC when the feature is noise (Mann-Whitney): sqrt((n1 + n0 + 1) / (12 n1 n0)).
+                let positives = Double(labels.filter { $0 == 1 }.count), negatives = Double(labels.count) - positives
+                nullStandardErrors[name] = ((positives + negatives + 1) / (12 * positives * negatives)).squareRoot()
+            }
         }
-        let suspicious = aucs.filter { abs($0.value - 0.5) > maxSingleFeatureDeviation }.sorted { abs($0.value - 0.5) > abs($1.value - 0.5) }
+        // Implausible = far from 0.5 and far beyond sampling noise: a feature present on a few dozen
+        // rows (a 10-minute window before a daily close) reaches 0.3 by chance.
+        let suspicious = aucs.filter { abs($0.value - 0.5) > max(maxSingleFeatureDeviation, 4 * (nullStandardErrors[$0.key] ?? 0)) }.sorted { abs($0.value - 0.5) > abs($1.value - 0.5) }
         findings.append(Finding(check: "single_feature_auc", failed: !suspicious.isEmpty, detail: suspicious.isEmpty
             ? String(format: "no feature alone has an AUC outside 0.5 ± %.2f (largest deviation: %@)", maxSingleFeatureDeviation,
                      aucs.max { abs($0.value - 0.5) < abs($1.value - 0.5) }.map { String(format: "%@ %.4f", $0.key, $0.value) } ?? "none")

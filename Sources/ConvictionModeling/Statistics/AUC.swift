@@ -113,3 +113,30 @@ public enum DeLong {
         return ranks
     }
 }
+
+/// Accuracy and Matthews correlation at a probability threshold: the figures published for
+/// next-day direction (StockNet and its successors), beside AUC.
+public struct Classification: Sendable, Codable, Equatable {
+    public let n: Int
+    public let accuracy: Double
+    /// Matthews correlation coefficient; 0 when a row or column of the confusion matrix is empty.
+    public let mcc: Double
+    public let truePositives: Int, trueNegatives: Int, falsePositives: Int, falseNegatives: Int
+
+    public init(scores: [Double], labels: [Int], threshold: Double = 0.5) {
+        var tp = 0, tn = 0, fp = 0, fn = 0
+        for (s, y) in zip(scores, labels) {
+            switch (s > threshold, y == 1) {
+            case (true, true): tp += 1
+            case (false, false): tn += 1
+            case (true, false): fp += 1
+            case (false, true): fn += 1
+            }
+        }
+        n = labels.count
+        truePositives = tp; trueNegatives = tn; falsePositives = fp; falseNegatives = fn
+        accuracy = n > 0 ? Double(tp + tn) / Double(n) : .nan
+        let denominator = (Double(tp + fp) * Double(tp + fn) * Double(tn + fp) * Double(tn + fn)).squareRoot()
+        mcc = denominator > 0 ? (Double(tp) * Double(tn) - Double(fp) * Double(fn)) / denominator : 0
+    }
+}

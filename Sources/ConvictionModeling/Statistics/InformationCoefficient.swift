@@ -30,7 +30,8 @@ public enum InformationCoefficient {
             let ordered = rows.sorted { t0[$0] < t0[$1] }
             for (k, i) in ordered.enumerated() where k + h < ordered.count {
                 let j = ordered[k + h]
-                guard t0[j] - t0[i] == EpochMillis(h) * barMillis else { continue }  // left the session
+                // Intraday: the horizon must stay within the session. Daily rows (barMillis 0) are sessions.
+                guard barMillis == 0 || t0[j] - t0[i] == EpochMillis(h) * barMillis else { continue }
                 var sum = 0.0, complete = true
                 for m in 1...h { if let r = oneBar[ordered[k + m]] { sum += r } else { complete = false } }
                 if complete { result[i] = sum }

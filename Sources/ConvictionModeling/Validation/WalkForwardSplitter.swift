@@ -43,4 +43,18 @@ public struct WalkForwardSplitter: Sendable {
         }
         return result
     }
+
+    /// One fixed-date split: test rows on days `testStart...testEnd` (days since the epoch); training
+    /// rows from `trainStart` to before `testStart`, purged where their label reaches the test period
+    /// and embargoed.
+    public func fixed(t0: [EpochMillis], t1: [EpochMillis], day: [Int], trainStart: Int, testStart: Int, testEnd: Int) -> Fold {
+        let test = t0.indices.filter { day[$0] >= testStart && day[$0] <= testEnd }
+        let start = test.map { t0[$0] }.min() ?? .max
+        var train: [Int] = []
+        var purged = 0, embargoed = 0
+        for i in t0.indices where day[i] < testStart && day[i] >= trainStart {
+            if t1[i] >= start { purged += 1 } else if t1[i] > start - embargo { embargoed += 1 } else { train.append(i) }
+        }
+        return Fold(index: 1, train: train, test: test, purged: purged, embargoed: embargoed)
+    }
 }

@@ -254,6 +254,14 @@ public struct ConvictionConfiguration: Sendable {
         return s
     }
 
+    /// A YYYY-MM-DD date, or empty for none.
+    static func date(_ v: TOMLDocument.Value) throws(ValueError) -> CivilDate? {
+        let s = try string(v)
+        if s.isEmpty { return nil }
+        guard let d = CivilDate(iso: s) else { throw ValueError(message: "\(s.debugDescription) is not a YYYY-MM-DD date") }
+        return d
+    }
+
     static func oneOf(_ v: TOMLDocument.Value, _ allowed: [String]) throws(ValueError) -> String {
         let s = try string(v)
         guard allowed.contains(s) else { throw ValueError(message: "\(s.debugDescription) is not one of \(allowed.joined(separator: ", "))") }
@@ -370,6 +378,8 @@ public struct ConvictionConfiguration: Sendable {
             get: { .string($0.scoring.onnxruntimeLibrary) }, set: { c, v throws(ValueError) in c.scoring.onnxruntimeLibrary = try string(v) }),
         Key(name: "scoring.cache_entries", help: "Distinct texts remembered within a run, so reposts are scored once; 0 = none.",
             get: { .integer($0.scoring.cacheEntries) }, set: { c, v throws(ValueError) in c.scoring.cacheEntries = try int(v, 0...10_000_000) }),
+        Key(name: "features.frequency", help: "1m: rows every features.bar_minutes from 1-minute bars (market/bars_1m/); 1d: one row per session at its close from daily bars (market/bars_1d/), labelled with the next session's direction.",
+            get: { .string($0.features.frequency) }, set: { c, v throws(ValueError) in c.features.frequency = try oneOf(v, ["1m", "1d"]) }),
         Key(name: "features.bar_minutes", help: "Bar length in minutes; rows are stamped at each bar's close.",
             get: { .integer($0.features.barMinutes) },
             set: { c, v throws(ValueError) in
@@ -463,6 +473,22 @@ public struct ConvictionConfiguration: Sendable {
             get: { .string($0.secrets.prefix) }, set: { c, v throws(ValueError) in c.secrets.prefix = try string(v) }),
         Key(name: "secrets.cache_ttl_seconds", help: "How long resolved credentials are cached in memory.",
             get: { .integer($0.secrets.cacheTTLSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTLSeconds = try int(v, 0...86_400) }),
+        Key(name: "training.dead_zone", help: "[low, high] next-period simple returns: up at high or more, down at low or less, rows in between dropped (StockNet: [-0.005, 0.0055]); [] = up when positive.",
+            get: { .array(($0.training.deadZone ?? []).map { .float($0) }) },
+            set: { c, v throws(ValueError) in
+                if case .array(let items) = v, items.isEmpty { c.training.deadZone = nil; return }
+                let (low, high) = try range(v, -1...1)
+                guard low <= 0, high >= 0 else { throw ValueError(message: "the dead zone [\(low), \(high)] must contain 0") }
+                c.training.deadZone = [low, high]
+            }),
+        Key(name: "training.validation_start", help: "Fixed-date evaluation: first day (YYYY-MM-DD) of the validation period that tunes and early-stops; empty = the latest training.validation_share of the training days.",
+            get: { .string($0.training.validationStart?.isoString ?? "") }, set: { c, v throws(ValueError) in c.training.validationStart = try date(v) }),
+        Key(name: "training.train_start", help: "Fixed-date evaluation: first training day (YYYY-MM-DD), e.g. when the posts begin; empty = all days before the test.",
+            get: { .string($0.training.trainStart?.isoString ?? "") }, set: { c, v throws(ValueError) in c.training.trainStart = try date(v) }),
+        Key(name: "training.test_start", help: "Fixed-date evaluation: first test day (YYYY-MM-DD); the model sees nothing from it on and is scored once on the test period. Empty = walk-forward.",
+            get: { .string($0.training.testStart?.isoString ?? "") }, set: { c, v throws(ValueError) in c.training.testStart = try date(v) }),
+        Key(name: "training.test_end", help: "Fixed-date evaluation: last test day (YYYY-MM-DD); empty = the last day with data.",
+            get: { .string($0.training.testEnd?.isoString ?? "") }, set: { c, v throws(ValueError) in c.training.testEnd = try date(v) }),
         Key(name: "training.folds", help: "Walk-forward folds.",
             get: { .integer($0.training.folds) }, set: { c, v throws(ValueError) in c.training.folds = try int(v, 1...50) }),
         Key(name: "training.embargo_minutes", help: "Embargo after each test span, in minutes.",
@@ -556,10 +582,23 @@ public struct ConvictionConfiguration: Sendable {
 
     /// Checks values that depend on each other.
     public func validate() throws {
-        if features.labelHorizonBars * features.barMinutes >= 390 {
+        if let start = training.testStart {
+            if let end = training.testEnd, end < start {
+                throw Error(description: "training.test_end: \(end.isoString) is before training.test_start \(start.isoString)")
+            }
+            if let validation = training.validationStart, validation >= start {
+                throw Error(description: "training.validation_start: \(validation.isoString) must be before training.test_start \(start.isoString)")
+            }
+        } else if training.validationStart != nil || training.testEnd != nil || training.trainStart != nil {
+            throw Error(description: "training.train_start, training.validation_start and training.test_end need training.test_start (fixed-date evaluation)")
+        }
+        if features.frequency == "1d" && simulates {
+            throw Error(description: "features.frequency = \"1d\" reads imported daily bars; the simulator makes 1-minute bars (use data.source = \"stored\")")
+        }
+        if features.frequency == "1m", features.labelHorizonBars * features.barMinutes >= 390 {
             throw Error(description: "features.label_horizon_bars: \(features.labelHorizonBars) bars of \(features.barMinutes) minutes do not fit in a session")
         }
-        if simulation.sessions < training.folds + 1 {
+        if simulates, !training.isFixedDate, simulation.sessions < training.folds + 1 {
             throw Error(description: "simulation.sessions: \(simulation.sessions) sessions are too few for \(training.folds) walk-forward folds (need at least \(training.folds + 1))")
         }
     }

@@ -235,7 +235,7 @@ public final class DashboardData: Sendable {
         try await cached("reports") {
             var reports: [RunReport] = []
             for key in try await store.list(prefix: Dataset.runs.rawValue + "/") where key.hasSuffix("/report.json") {
-                if let report = try? JSONDecoder().decode(RunReport.self, from: try await store.get(key)) { reports.append(report) }
+                if let report = try? RunReport.decode(try await store.get(key)) { reports.append(report) }
             }
             return reports.sorted { ($0.createdAt, $0.runID) > ($1.createdAt, $1.runID) }
         }

@@ -1,3 +1,4 @@
+import ConvictionCore
 import ConvictionIngest
 import ConvictionModeling
 import Foundation
@@ -25,6 +26,22 @@ public struct RunReport: Codable, Sendable {
     public let informationCoefficients: [InformationCoefficient.FeatureIC]?
     /// Set when posts were unavailable and the run measured news sentiment instead (why, and what).
     public var degradation: String? = nil
+    /// `1m` or `1d` (absent in reports from before daily rows).
+    public var frequency: String? = nil
+    /// The learner `--algorithm` selected.
+    public var algorithm: String? = nil
+    /// Accuracy, MCC and AUC of both models on the test rows (at probability 0.5).
+    public var classification: TestClassification? = nil
+
+    public struct TestClassification: Codable, Sendable {
+        public let baseline: Classification
+        public let withSentiment: Classification
+        /// Rows dropped inside training.dead_zone, in all and in the test period.
+        public let deadZoneDropped: Int
+    }
+
+    /// Reads a `report.json`.
+    public static func decode(_ data: Data) throws -> RunReport { try JSON.decode(RunReport.self, from: data) }
 
     /// The uplift is claimed only when the audit passed and the negative control shows none.
     public var upliftClaimed: Bool { result.significant && (audit?.passed ?? true) && !(negativeControl?.significant ?? false) }
@@ -82,6 +99,43 @@ public struct RunReport: Codable, Sendable {
         }
     }
 
+    /// The test period's classification figures and, for daily runs, the published StockNet
+    /// results beside them.
+    func testPeriodSection() -> String {
+        guard let c = classification else { return "" }
+        let period = training.testStart.map { "\($0.isoString) to \(training.testEnd?.isoString ?? lastDay), scored once; the model saw nothing from it (fixed dates)" }
+            ?? "the pooled walk-forward test folds"
+        var md = """
+        ## Test period: \(period)
+
+        | model | n | accuracy | MCC | AUC |
+        |---|---|---|---|---|
+        | baseline | \(c.baseline.n) | \(String(format: "%.2f%%", 100 * c.baseline.accuracy)) | \(String(format: "%.3f", c.baseline.mcc)) | \(String(format: "%.4f", result.baselineAUC)) |
+        | with sentiment | \(c.withSentiment.n) | \(String(format: "%.2f%%", 100 * c.withSentiment.accuracy)) | \(String(format: "%.3f", c.withSentiment.mcc)) | \(String(format: "%.4f", result.augmentedAUC)) |
+
+        Accuracy and MCC at probability 0.5\(training.deadZone.map { String(format: "; rows with next-session returns inside the dead zone [%+.2f%%, %+.2f%%] were dropped (%d)", 100 * $0[0], 100 * $0[1], c.deadZoneDropped) } ?? "").
+
+        """
+        if frequency == "1d" {
+            md += """
+            Published results on the StockNet test period (2015-10-01 to 2015-12-31, 87 tickers; Xu and Cohen 2018, Feng et al. 2019):
+
+            | model | accuracy | MCC |
+            |---|---|---|
+            | random | 50.9% | ~0 |
+            | ALSTM | 54.9% | 0.104 |
+            | StockNet | 58.23% | 0.081 |
+            | Adv-ALSTM | 57.2% | 0.148 |
+            | this run, baseline | \(String(format: "%.2f%%", 100 * c.baseline.accuracy)) | \(String(format: "%.3f", c.baseline.mcc)) |
+            | this run, with sentiment | \(String(format: "%.2f%%", 100 * c.withSentiment.accuracy)) | \(String(format: "%.3f", c.withSentiment.mcc)) |
+
+            The comparison is indicative only: this run covers \(symbols.count) ticker(s) (\(symbols.joined(separator: ", "))), about \(c.withSentiment.n / max(symbols.count, 1)) test sessions each, so one row moves accuracy by \(String(format: "%.1f", 100.0 / Double(max(c.withSentiment.n, 1)))) points; the published figures pool 87 tickers.
+
+            """
+        }
+        return md
+    }
+
     public func markdown() -> String {
         let r = result
         var md = """
@@ -98,6 +152,7 @@ public struct RunReport: Codable, Sendable {
 
         An AUC near 0.5 is what an honest next-bar direction model scores; an AUC near 1 would mean leakage.
 
+        \(testPeriodSection())
         ## Leakage audit: \(audit.map { $0.passed ? "passed" : "FAILED" } ?? "not run")
 
         \((audit?.findings ?? []).map { "- \($0.failed ? "FAILED" : "passed") \($0.check): \($0.detail)" }.joined(separator: "\n"))

@@ -5,8 +5,10 @@ import Foundation
 /// Imports OHLCV bars from CSV in the common vendor layouts: one timestamp column (RFC 3339 with
 /// a zone, `YYYY-MM-DD HH:MM[:SS]` in exchange time, or epoch seconds / milliseconds) or separate
 /// date and time columns; column names case-insensitive with the usual aliases; 1-minute or daily.
-/// Timestamps label the bar's start. Rows that cannot be used are reported by line and quarantined;
-/// missing bars are reported per session.
+/// Timestamps label the bar's start. With an `Adj Close` column (Yahoo and most daily vendors),
+/// prices are adjusted for splits and dividends: close is the adjusted close and open, high and low
+/// are scaled by the same factor; the file's own columns are kept beside them (`raw_*`). Rows
+/// that cannot be used are reported by line and quarantined; missing bars are reported per session.
 public struct BarImporter: Sendable {
     public enum Frequency: String, Sendable { case minute = "1m", daily = "1d" }
 
@@ -31,7 +33,7 @@ public struct BarImporter: Sendable {
         "timestamp": ["timestamp", "datetime", "date_time", "time_stamp", "ts", "t"],
         "date": ["date", "day", "trade_date"], "time": ["time", "bar_time"],
         "open": ["open", "o", "open_price"], "high": ["high", "h", "high_price"], "low": ["low", "l", "low_price"],
-        "close": ["close", "c", "last", "close_price"], "volume": ["volume", "vol", "v"], "symbol": ["symbol", "ticker"],
+        "close": ["close", "c", "last", "close_price"], "adj_close": ["adj close", "adj_close", "adjclose", "adjusted_close", "adjusted close"], "volume": ["volume", "vol", "v"], "symbol": ["symbol", "ticker"],
     ]
 
     public func importCSV(_ text: String, source: String) async throws -> Report {
@@ -50,11 +52,14 @@ public struct BarImporter: Sendable {
             guard let i = column(field) else { throw StoreError(key: source, message: "line 1: no \(field) column; found \(names.joined(separator: ", "))") }
             fields[field] = i
         }
+        let adjustedColumn = column("adj_close")
         let symbolColumn = column("symbol")
         guard symbolColumn != nil || symbol != nil else { throw StoreError(key: source, message: "line 1: no symbol column: pass --symbol") }
 
         let calendar = TradingCalendar()
         var bars: [PriceBar] = []
+        /// The file's own open, high, low, close and adjusted close of each bar, when adjusted.
+        var raw: [String: [Double]] = [:]
         var seen: [String: Int] = [:]
         var quarantine: [Data] = []
         func reject(_ number: Int, _ line: String, _ reason: String, _ detail: String) {
@@ -70,6 +75,11 @@ public struct BarImporter: Sendable {
             for (field, i) in fields.sorted(by: { $0.key < $1.key }) {
                 guard let text = cell(i), let v = Double(text), v.isFinite else { bad = "field \(field): not a number (\(cell(i)?.debugDescription ?? "missing"))"; break }
                 values[field] = v
+            }
+            if adjustedColumn != nil, bad == nil {
+                if let text = cell(adjustedColumn), let v = Double(text), v.isFinite, v > 0 { values["adj_close"] = v } else {
+                    bad = "field adj_close: not a positive number (\(cell(adjustedColumn)?.debugDescription ?? "missing"))"
+                }
             }
             if let bad { reject(number, line, "bad_value", bad); continue }
             guard let start = parseTime(timestamp: cell(timestampColumn), date: cell(dateColumn), time: cell(timeColumn)) else {
@@ -93,7 +103,14 @@ public struct BarImporter: Sendable {
             let key = "\(barSymbol.rawValue)@\(start)"
             if let first = seen[key] { reject(number, line, "duplicate", "duplicate of line \(first) (\(barSymbol) \(Timestamps.iso8601(start)))"); continue }
             seen[key] = number
-            bars.append(PriceBar(symbol: barSymbol, start: start, end: start + span, open: o, high: h, low: l, close: c, volume: v))
+            if let adjusted = values["adj_close"] {
+                // Splits and dividends: every price by the factor that makes close the adjusted close.
+                let factor = adjusted / c
+                bars.append(PriceBar(symbol: barSymbol, start: start, end: start + span, open: o * factor, high: h * factor, low: l * factor, close: adjusted, volume: v))
+                for (name, value) in [("raw_open", o), ("raw_high", h), ("raw_low", l), ("raw_close", c), ("adj_close", adjusted)] { raw[name, default: []].append(value) }
+            } else {
+                bars.append(PriceBar(symbol: barSymbol, start: start, end: start + span, open: o, high: h, low: l, close: c, volume: v))
+            }
         }
 
         // Missing bars, per symbol and session.
@@ -117,16 +134,18 @@ public struct BarImporter: Sendable {
         }
 
         // Store: one partition per UTC day and symbol (1m), or per symbol (1d); imported data replaces what was there.
-        var partitions: [Partition: [PriceBar]] = [:]
-        for bar in bars {
+        var partitions: [Partition: [Int]] = [:]
+        for (i, bar) in bars.enumerated() {
             let partition = frequency == .minute
                 ? Partition(.bars, date: CivilDate(daysSinceEpoch: Int(Timestamps.floorDiv(bar.start, Timestamps.day))), symbol: bar.symbol)
                 : Partition(.dailyBars, symbol: bar.symbol)
-            partitions[partition, default: []].append(bar)
+            partitions[partition, default: []].append(i)
         }
-        for (partition, partitionBars) in partitions.sorted(by: { $0.key < $1.key }) {
+        for (partition, indices) in partitions.sorted(by: { $0.key < $1.key }) {
             let key = partition.prefix + "part-0.parquet"
-            try await store.put(key, data: try MarketTables.encode(bars: partitionBars.sorted { $0.start < $1.start }))
+            let ordered = indices.sorted { bars[$0].start < bars[$1].start }
+            let rawColumns = raw.keys.sorted().map { name in (name, ordered.map { raw[name]![$0] }) }
+            try await store.put(key, data: try MarketTables.encode(bars: ordered.map { bars[$0] }, extra: rawColumns))
             report.keys.append(key)
         }
         if !quarantine.isEmpty {

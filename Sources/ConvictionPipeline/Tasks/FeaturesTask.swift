@@ -18,6 +18,9 @@ public struct FeaturesTask: Sendable {
         let names = ["timestamp", "symbol"] + (FeatureDefinition.base + FeatureDefinition.sentiment).map(\.name) + ["label", "forward_return", "label_end"]
         return String(ContentHasher.hash(Data(names.joined(separator: ",").utf8)).prefix(16))
     }
+    /// Part of each matrix's input hash: bumped when a computation or check changes without the
+    /// columns changing, so matrices made by older code are rebuilt.
+    static let computationVersion = 2
     let context: PipelineContext
 
     public init(context: PipelineContext) { self.context = context }
@@ -28,14 +31,16 @@ public struct FeaturesTask: Sendable {
         var outcome = StageOutcome(stage: Self.stage)
         let config = context.configuration
         let store = context.store
-        let bars = try await store.partitions(of: .bars, symbols: context.symbolSet)
+        let daily = builder.daily
+        let barDataset: Dataset = daily ? .dailyBars : .bars
+        let bars = try await store.partitions(of: barDataset, symbols: context.symbolSet)
         let news = try await store.partitions(of: .news, symbols: context.symbolSet)
         let scores = try await store.partitions(of: .scores, symbols: context.symbolSet)
         func keys(_ partitions: [Partition: [String]], _ symbol: Symbol) -> [String] {
             partitions.filter { $0.key.symbol == symbol }.flatMap(\.value).sorted()
         }
         if context.dryRun {
-            outcome.planned = ["build \(config.symbols.count) feature matrices (\(builder.definitions.count) columns, \(config.features.barMinutes)-minute bars, sentiment \(config.features.includeSentiment ? "included" : "excluded"))"]
+            outcome.planned = ["build \(config.symbols.count) feature matrices (\(builder.definitions.count) columns, \(daily ? "daily rows at each session's close" : "\(config.features.barMinutes)-minute bars"), sentiment \(config.features.includeSentiment ? "included" : "excluded"))"]
             return outcome
         }
         var meter = ProgressMeter(stage: "features", total: config.symbols.count, logger: context.logger)
@@ -44,11 +49,13 @@ public struct FeaturesTask: Sendable {
             defer { meter.step(n + 1, rows: outcome.rows) }
             let inputs = keys(bars, symbol) + keys(news, symbol) + (config.features.includeSentiment ? keys(scores, symbol) : [])
             guard !keys(bars, symbol).isEmpty else {
-                outcome.failures.append("\(symbol): no bars in \(Dataset.bars.rawValue)/ (run `conviction simulate` or import bars)")
+                outcome.failures.append(daily
+                    ? "\(symbol): no daily bars in \(Dataset.dailyBars.rawValue)/ (import them: conviction features import-bars --frequency 1d --symbol \(symbol) FILE.csv)"
+                    : "\(symbol): no bars in \(Dataset.bars.rawValue)/ (import them with conviction features import-bars, or set features.frequency = \"1d\" for daily bars; the demo simulates them)")
                 continue
             }
             var hasher = ContentHasher()
-            hasher.update(String(Self.schemaVersion)); hasher.update(try JSON.encode(config.features)); hasher.update(config.pointInTime)
+            hasher.update(String(Self.schemaVersion)); hasher.update("computation-v\(Self.computationVersion)"); hasher.update(try JSON.encode(config.features)); hasher.update(config.pointInTime)
             var loaded: [String: Data] = [:]
             for key in inputs {
                 let data = try await store.get(key)
@@ -72,9 +79,11 @@ public struct FeaturesTask: Sendable {
             let posts = symbolScores
                     .map { SentimentObservation(time: received ? $0.receivedAt : $0.createdAt, polarity: $0.polarity, followers: $0.authorFollowers,
                                                 engagement: $0.engagement, label: $0.label == .positive ? 1 : ($0.label == .negative ? -1 : 0)) }
-            let matrix = builder.build(symbol: symbol, minuteBars: minuteBars, news: newsEvents, posts: posts)
+            let matrix = daily
+                ? builder.buildDaily(symbol: symbol, dailyBars: minuteBars, news: newsEvents, posts: posts)
+                : builder.build(symbol: symbol, minuteBars: minuteBars, news: newsEvents, posts: posts)
             if config.features.includeSentiment {
-                findings += QualityChecks().run(symbol: symbol, scores: symbolScores, matrix: matrix)
+                findings += QualityChecks().run(symbol: symbol, scores: symbolScores, matrix: matrix, daily: daily)
             }
             let bytes = try Self.encode(matrix)
             let key = Partition(.features, symbol: symbol).prefix + "part-0.parquet"
@@ -91,7 +100,7 @@ public struct FeaturesTask: Sendable {
         // Without posts, the post checks cannot pass; that is not bad data but a missing source, and
         // training measures news sentiment instead (TrainTask), so they become notes.
         if config.features.includeSentiment,
-           let reason = try await PostCoverage.measure(store, symbols: Set(config.symbols)).unavailable(threshold: context.configuration.minPostCoverage) {
+           let reason = try await PostCoverage.measure(store, symbols: Set(config.symbols), daily: config.features.frequency == "1d").unavailable(threshold: context.configuration.minPostCoverage) {
             let postChecks: Set<String> = ["completeness", "stale_sentiment", "post_volume"]
             let skipped = failed.filter { postChecks.contains($0.check) }
             failed.removeAll { postChecks.contains($0.check) }
@@ -111,6 +120,8 @@ public struct FeaturesTask: Sendable {
             public let name: String, type: String, group: String, window: String, source: String, unit: String, description: String
         }
         public let version: Int
+        /// `1m` (rows every bar_minutes) or `1d` (one row per session, at the close).
+        public let frequency: String
         public let barMinutes: Int
         public let labelHorizonBars: Int
         public let pointInTime: String
@@ -123,13 +134,17 @@ public struct FeaturesTask: Sendable {
     public var metadata: Metadata {
         let config = context.configuration
         return Metadata(
-            version: Self.schemaVersion, barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
+            version: Self.schemaVersion, frequency: config.features.frequency, barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
             pointInTime: config.pointInTime, includeSentiment: config.features.includeSentiment,
-            timestamp: "timestamp: the decision time, the close of the bar (UTC); every feature uses only information from before it",
-            label: "label: 1 if log(close[t+h]/close[t]) > 0 over the next h bars, else 0; null where t+h passes the session close. label_end is t+h.",
+            timestamp: builder.daily
+                ? "timestamp: the decision time, the session's close (16:00 New York, 13:00 on early-close days, as UTC); every feature uses only information from before it"
+                : "timestamp: the decision time, the close of the bar (UTC); every feature uses only information from before it",
+            label: builder.daily
+                ? "label: 1 if log(close[next session]/close[t]) > 0, else 0 (adjusted closes); null where the next session's bar is missing. label_end is the next close. training.dead_zone drops small moves at training time."
+                : "label: 1 if log(close[t+h]/close[t]) > 0 over the next h bars, else 0; null where t+h passes the session close. label_end is t+h.",
             features: builder.definitions.map {
                 Metadata.Column(name: $0.name, type: "double", group: $0.group.rawValue, window: $0.window,
-                                source: $0.group == .sentiment ? "scores" : ($0.group == .news ? "market/news" : "market/bars_1m"),
+                                source: $0.group == .sentiment ? "scores" : ($0.group == .news ? "market/news" : (builder.daily ? "market/bars_1d" : "market/bars_1m")),
                                 unit: $0.unit, description: $0.description)
             })
     }

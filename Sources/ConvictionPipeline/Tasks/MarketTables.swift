@@ -5,7 +5,8 @@ import Logging
 
 /// Parquet layouts of bars, news and scores, shared by the stages that write and read them.
 enum MarketTables {
-    static func encode(bars: [PriceBar]) throws -> Data {
+    /// `extra`: further double columns (an import's raw prices), one value per bar.
+    static func encode(bars: [PriceBar], extra: [(String, [Double])] = []) throws -> Data {
         try ParquetWriter.encode(ParquetTable(columns: [
             ParquetColumn(name: "symbol", nullable: false, values: .string(bars.map { $0.symbol.rawValue })),
             ParquetColumn(name: "start", nullable: false, values: .timestamp(bars.map { $0.start * 1000 })),
@@ -15,7 +16,7 @@ enum MarketTables {
             ParquetColumn(name: "low", nullable: false, values: .double(bars.map(\.low))),
             ParquetColumn(name: "close", nullable: false, values: .double(bars.map(\.close))),
             ParquetColumn(name: "volume", nullable: false, values: .double(bars.map(\.volume))),
-        ]))
+        ] + extra.map { ParquetColumn(name: $0.0, nullable: false, values: .double($0.1)) }))
     }
 
     static func decodeBars(_ data: Data, source: String) throws -> [PriceBar] {

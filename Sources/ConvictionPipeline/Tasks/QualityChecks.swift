@@ -18,10 +18,14 @@ public struct QualityChecks: Sendable {
     public var maxStaleRows = 78
     /// A session with fewer posts than this share of the median session looks like an outage.
     public var minSessionPostShare = 0.05
+    /// Daily rows: sessions in a row without posts before sentiment counts as stale.
+    public var maxStaleSessions = 10
 
     public init() {}
 
-    public func run(symbol: Symbol, scores: [SentimentScore], matrix: FeatureMatrix) -> [Finding] {
+    /// `daily`: rows are sessions; the checks use `sent_daily` and `posts_daily`, over the sessions
+    /// between the symbol's first and last post (bars often reach further back than posts).
+    public func run(symbol: Symbol, scores: [SentimentScore], matrix: FeatureMatrix, daily: Bool = false) -> [Finding] {
         var findings: [Finding] = []
         func add(_ check: String, _ failed: Bool, _ detail: String) {
             findings.append(Finding(symbol: symbol.rawValue, check: check, failed: failed, detail: detail))
@@ -32,23 +36,32 @@ public struct QualityChecks: Sendable {
         add("score_range", !bad.isEmpty, bad.isEmpty ? "\(scores.count) scores, all probabilities in [0, 1] summing to 1"
             : "\(bad.count) of \(scores.count) scores have probabilities outside [0, 1] or not summing to 1 (first: post \(bad[0].postID))")
 
-        guard let s60 = column(matrix, "sent_60m"), let p60 = column(matrix, "posts_60m") else { return findings }
-        let rows = matrix.rowCount
+        let (sentName, postsName) = daily ? ("sent_daily", "posts_daily") : ("sent_60m", "posts_60m")
+        guard var s60 = column(matrix, sentName), var p60 = column(matrix, postsName) else { return findings }
+        var timestamps = matrix.timestamps
+        if daily {
+            let first = scores.map(\.createdAt).min() ?? .max, last = scores.map(\.createdAt).max() ?? .min
+            let kept = timestamps.indices.filter { timestamps[$0] > first && timestamps[$0] <= last + Timestamps.day }
+            s60 = kept.map { s60[$0] }; p60 = kept.map { p60[$0] }; timestamps = kept.map { timestamps[$0] }
+        }
+        let maxStale = daily ? maxStaleSessions : maxStaleRows
+        let rows = timestamps.count
         let missing = s60.filter { $0 == nil }.count
         let share = rows > 0 ? Double(missing) / Double(rows) : 1
         add("completeness", share > maxMissingSentimentShare,
-            String(format: "sent_60m missing in %d of %d rows (%.1f%%; limit %.0f%%)", missing, rows, share * 100, maxMissingSentimentShare * 100))
+            String(format: "%@ missing in %d of %d rows (%.1f%%; limit %.0f%%)", sentName, missing, rows, share * 100, maxMissingSentimentShare * 100))
 
         var longest = 0, run = 0, worstEnd = 0
         for (i, n) in p60.enumerated() {
             run = (n ?? 0) == 0 ? run + 1 : 0
             if run > longest { longest = run; worstEnd = i }
         }
-        add("stale_sentiment", longest > maxStaleRows, longest == 0 ? "every row has posts in the hour before it"
-            : "longest stretch without posts in the past hour: \(longest) rows, ending \(Timestamps.iso8601(matrix.timestamps[worstEnd])) (limit \(maxStaleRows))")
+        let window = daily ? "since the previous close" : "in the past hour"
+        add("stale_sentiment", longest > maxStale, longest == 0 ? "every row has posts \(window)"
+            : "longest stretch without posts \(window): \(longest) rows, ending \(Timestamps.iso8601(timestamps[worstEnd])) (limit \(maxStale))")
 
         var perSession: [CivilDate: Int] = [:]
-        for t in matrix.timestamps { perSession[Eastern.local(t).date, default: 0] += 0 }
+        for t in timestamps { perSession[Eastern.local(t).date, default: 0] += 0 }
         for s in scores { let d = Eastern.local(s.createdAt).date; if perSession[d] != nil { perSession[d]! += 1 } }
         let counts = perSession.values.sorted()
         let median = counts.isEmpty ? 0 : counts[counts.count / 2]
