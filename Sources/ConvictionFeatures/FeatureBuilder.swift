@@ -63,7 +63,8 @@ public struct FeatureBuilder: Sendable {
             let windows = (0..<series.count).map { (start: series.previousClose[$0], previousStart: series.previousPreviousClose[$0]) }
             columns += SentimentFeatures.compute(times: times, posts: posts, newsSentiment: newsSentiment, sessionWindows: windows)
         }
-        var matrix = FeatureMatrix(symbol: symbol, definitions: definitions, timestamps: times, columns: columns,
+        let dailyDefinitions = FeatureDefinition.dailyBase + (configuration.includeSentiment ? FeatureDefinition.dailySentiment : [])
+        var matrix = FeatureMatrix(symbol: symbol, definitions: dailyDefinitions, timestamps: times, columns: columns,
                                    labels: [], forwardReturns: [], labelEnds: [])
         for i in 0..<series.count {
             if series.nextIsAdjacent(i) {

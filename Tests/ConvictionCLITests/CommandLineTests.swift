@@ -83,12 +83,24 @@ import Testing
 
     @Test func thePlansSmokeTestDryRunChangesNothing() throws {
         let dir = TestSupport.temporaryDirectory("cli-dry").appendingPathComponent("data")
+        let demo = TestSupport.packageRoot.appendingPathComponent("examples/demo.toml").path
         let result = try TestSupport.conviction(["pipeline", "--algorithm", "xgboost", "--twitter-sentiment", "--include-sentiment",
-                                                 "--dry-run", "--data-dir", dir.path])
+                                                 "--dry-run", "--config", demo, "--data-dir", dir.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("plan: simulate 11 symbols"))
         #expect(result.stdout.contains("nothing was written"))
         #expect(!FileManager.default.fileExists(atPath: dir.path))
+    }
+
+    @Test func productionDefaultsNeverSimulate() throws {
+        let dir = TestSupport.temporaryDirectory("cli-default").appendingPathComponent("data")
+        let result = try TestSupport.conviction(["pipeline", "--twitter-sentiment", "--include-sentiment", "--dry-run", "--data-dir", dir.path],
+                                                unset: ["CONVICTION_DATA_SOURCE"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("plan: simulate") && result.stderr.contains("data from the store"), "\(result.stderr)")
+        // The retired key says what replaced it.
+        let retired = try TestSupport.conviction(["config", "show"], environment: ["CONVICTION_INGEST_SOURCE": "emulator"])
+        #expect(retired.status != 0 && retired.stderr.contains("data.source"), "\(retired.stderr)")
     }
 
     @Test func unknownFlagsAndBadValuesExitNonZero() throws {

@@ -25,8 +25,18 @@ struct DashboardBrowserTests {
         let python = try #require(TestSupport.python)
         let work = TestSupport.temporaryDirectory("dashboard-browser")
         let data = work.appendingPathComponent("data").path
-        let environment = ["CONVICTION_SIMULATION_SESSIONS": "3", "CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,TSLA",
-                           "CONVICTION_INGEST_SOURCE": "replay", "CONVICTION_SCORING_SCORER": "lexicon"]
+        let environment = ["CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,TSLA", "CONVICTION_SCORING_SCORER": "lexicon"]
+        // Real-data path (no simulator): the day's 1-minute bars, imported.
+        let bars = work.appendingPathComponent("bars.csv")
+        var csv = "timestamp,symbol,open,high,low,close,volume\n"
+        for symbol in ["AAPL", "TSLA"] {
+            for minute in 0..<390 {
+                let clock = String(format: "%02d:%02d", 9 + (30 + minute) / 60, (30 + minute) % 60)
+                let price = 100 + Double(minute % 17) * 0.1
+                csv += "\(Self.day) \(clock),\(symbol),\(price),\(price + 0.2),\(price - 0.2),\(price + 0.1),\(1000 + minute)\n"
+            }
+        }
+        try Data(csv.utf8).write(to: bars)
         // Posts whose text is markup, in an archive of X API v2 lines.
         let archive = work.appendingPathComponent("payloads.jsonl")
         let lines = try Self.payloads.enumerated().map { n, payload -> String in
@@ -36,7 +46,7 @@ struct DashboardBrowserTests {
             return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: archive)
-        for command in [["simulate"], ["ingest"], ["ingest", "replay", archive.path], ["score"]] {
+        for command in [["features", "import-bars", bars.path], ["ingest", "replay", archive.path], ["score"]] {
             let result = try TestSupport.conviction(command + ["--data-dir", data], environment: environment)
             #expect(result.status == 0, "\(command): \(result.stderr)")
         }

@@ -18,6 +18,7 @@ struct RedactionTests {
         environment["AWS_ACCESS_KEY_ID"] = "AKIACANARYTEST"
         environment["HOME"] = work.path
         environment["CONVICTION_SIMULATION_SESSIONS"] = "6"
+        environment["CONVICTION_DATA_SOURCE"] = "simulator"
         environment["CONVICTION_UNIVERSE_SYMBOLS"] = "AAPL,TSLA"
         environment["CONVICTION_TRAINING_FOLDS"] = "2"
         environment["CONVICTION_DATA_CATALOG"] = work.appendingPathComponent("cache.sqlite").path

@@ -84,7 +84,7 @@ struct ScoreWorkerCommandTests {
     static func prepare(_ label: String) throws -> (String, [String: String], BackgroundCommand, String) {
         let data = TestSupport.temporaryDirectory(label).appendingPathComponent("data").path
         var environment = ["CONVICTION_SIMULATION_SESSIONS": "3", "CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,TSLA",
-                           "CONVICTION_INGEST_SOURCE": "replay", "CONVICTION_SCORING_SCORER": "lexicon"]
+                           "CONVICTION_DATA_SOURCE": "simulator", "CONVICTION_SIMULATION_DELIVERY": "replay", "CONVICTION_SCORING_SCORER": "lexicon"]
         for stage in [["simulate"], ["ingest"]] {
             let result = try TestSupport.conviction(stage + ["--data-dir", data], environment: environment)
             #expect(result.status == 0, "\(stage): \(result.stderr)")

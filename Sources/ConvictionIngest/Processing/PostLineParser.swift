@@ -100,7 +100,7 @@ struct PostLineParser {
         if bare.notice != nil, bare.id == nil { return bare }
         bare = bare.resolved()
         guard bare.id != nil, bare.text != nil, bare.createdAt != nil, bare.authorID != nil else { throw Failure(detail: "field data: missing") }
-        bare.users = fields.users
+        bare.users += fields.users
         bare.ruleTags = fields.ruleTags
         return bare
     }

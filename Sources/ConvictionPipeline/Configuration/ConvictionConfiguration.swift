@@ -550,6 +550,9 @@ public struct ConvictionConfiguration: Sendable {
 
     /// Applies `CONVICTION_<SECTION>_<KEY>` variables, e.g. `CONVICTION_SIMULATION_SIGNAL=0`.
     public mutating func apply(environment: [String: String]) throws {
+        for (name, retired) in Self.retiredKeys where environment[Self.environmentName(name)] != nil {
+            throw Error(description: "environment variable \(Self.environmentName(name)): \(retired)")
+        }
         for key in Self.keys {
             let variable = Self.environmentName(key.name)
             guard let raw = environment[variable] else { continue }
