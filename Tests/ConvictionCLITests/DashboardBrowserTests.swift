@@ -45,7 +45,14 @@ struct DashboardBrowserTests {
                                                   "public_metrics": ["retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0]]]
             return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         }
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: archive)
+        // And ordinary posts through the session, so the widget has bars to draw.
+        let ordinary = try (0..<60).map { n -> String in
+            let object: [String: Any] = ["data": ["id": String(1_991_000_000_000_000_000 + n), "text": "$AAPL buying calls \(n)",
+                                                  "created_at": String(format: "%@T%02d:%02d:00.000Z", Self.day, 15 + n / 12, (n % 12) * 5),
+                                                  "author_id": String(100 + n), "lang": "en", "entities": ["cashtags": [["start": 0, "end": 5, "tag": "AAPL"]]]]]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        try Data(((lines + ordinary).joined(separator: "\n") + "\n").utf8).write(to: archive)
         for command in [["features", "import-bars", bars.path], ["ingest", "replay", archive.path], ["score"]] {
             let result = try TestSupport.conviction(command + ["--data-dir", data], environment: environment)
             #expect(result.status == 0, "\(command): \(result.stderr)")

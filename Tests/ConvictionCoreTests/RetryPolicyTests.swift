@@ -73,7 +73,8 @@ import Testing
         let cancelledAt = ContinuousClock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+        // Well under the 60 s back-off, with room for a loaded machine.
+        #expect(ContinuousClock.now - cancelledAt < .seconds(30))
         #expect(clock.sleeps.count == 1)
     }
 }

@@ -71,9 +71,16 @@ import Testing
     }
 
     @Test func crossFieldValidation() {
-        var c = ConvictionConfiguration()
+        var c = ConvictionConfiguration.demo
         c.simulation.sessions = 3
         #expect { try c.validate() } throws: { "\($0)".contains("simulation.sessions") }
+        var fixed = ConvictionConfiguration()
+        fixed.training.testStart = CivilDate(iso: "2015-10-01")
+        fixed.training.validationStart = CivilDate(iso: "2015-10-01")
+        #expect { try fixed.validate() } throws: { "\($0)".contains("training.validation_start") }
+        var daily = ConvictionConfiguration.demo
+        daily.features.frequency = "1d"
+        #expect { try daily.validate() } throws: { "\($0)".contains("features.frequency") }
     }
 }
 

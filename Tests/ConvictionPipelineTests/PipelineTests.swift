@@ -131,7 +131,7 @@ struct PipelineTests {
 
     @Test func dryRunWritesNothing() async throws {
         let dir = TestSupport.temporaryDirectory("dry").appendingPathComponent("not-yet")
-        var configuration = ConvictionConfiguration()
+        var configuration = ConvictionConfiguration.demo
         configuration.dataDir = dir.path
         let context = try await PipelineContext.open(configuration, logger: Logger(label: "t"), dryRun: true)
         let summary = try await Pipeline(context: context, options: .init()).run()

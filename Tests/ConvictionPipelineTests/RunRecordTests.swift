@@ -96,7 +96,7 @@ struct DegradationTests {
     /// stops the plan at validation and nothing after it runs.
     @Test func dryRunPlansEveryTaskAndValidationStopsTheRest() async throws {
         let dir = TestSupport.temporaryDirectory("graph").appendingPathComponent("not-yet")
-        var configuration = ConvictionConfiguration()
+        var configuration = ConvictionConfiguration.demo
         configuration.dataDir = dir.path
         let context = try await PipelineContext.open(configuration, logger: .init(label: "t"), dryRun: true)
         let plan = try await Pipeline(context: context, options: .init()).run()

@@ -15,7 +15,8 @@ import Testing
                 "needs moto_server and libxgboost: run through `make test`"), .timeLimit(.minutes(10)))
 struct S3PipelineTests {
     func context(bucket: String, catalog: String) async throws -> PipelineContext {
-        var configuration = ConvictionConfiguration()
+        var configuration = ConvictionConfiguration.demo
+        configuration.simulationDelivery = "replay"
         configuration.dataDir = "s3://\(bucket)/conviction"
         configuration.aws.endpoint = TestSupport.motoEndpoint!
         configuration.aws.createBucket = true
