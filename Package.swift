@@ -52,13 +52,13 @@ let package = Package(
             name: "ConvictionPipeline",
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
-                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging, asyncHTTPClient,
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
             ]
         ),
         .target(
             name: "ConvictionDashboard",
-            dependencies: ["ConvictionCore", "ConvictionPipeline", crypto, logging, .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionModeling", "ConvictionPipeline", crypto, logging, asyncHTTPClient,
+                           .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(

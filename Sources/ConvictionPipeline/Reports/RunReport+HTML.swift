@@ -1,3 +1,4 @@
+import ConvictionCore
 import ConvictionIngest
 import ConvictionModeling
 import Foundation
@@ -84,7 +85,7 @@ extension RunReport {
         "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\" points=\"" + points.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ") + "\"/>"
     }
 
-    func rocSVG(_ roc: UpliftExperiment.ROC) -> String {
+    public func rocSVG(_ roc: UpliftExperiment.ROC) -> String {
         plot("ROC, out of sample (all folds pooled)") { f in
             var s = polyline([(f.x(0, 0, 1), f.y(0, 0, 1)), (f.x(1, 0, 1), f.y(1, 0, 1))], color: "#bbb", width: 1)
             s += polyline(roc.baseline.map { (f.x($0[0], 0, 1), f.y($0[1], 0, 1)) }, color: "#888")

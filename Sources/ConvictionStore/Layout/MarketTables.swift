@@ -1,12 +1,10 @@
 import ConvictionCore
-import ConvictionStore
 import Foundation
-import Logging
 
 /// Parquet layouts of bars, news and scores, shared by the stages that write and read them.
-enum MarketTables {
+public enum MarketTables {
     /// `extra`: further double columns (an import's raw prices), one value per bar.
-    static func encode(bars: [PriceBar], extra: [(String, [Double])] = []) throws -> Data {
+    public static func encode(bars: [PriceBar], extra: [(String, [Double])] = []) throws -> Data {
         try ParquetWriter.encode(ParquetTable(columns: [
             ParquetColumn(name: "symbol", nullable: false, values: .string(bars.map { $0.symbol.rawValue })),
             ParquetColumn(name: "start", nullable: false, values: .timestamp(bars.map { $0.start * 1000 })),
@@ -19,7 +17,7 @@ enum MarketTables {
         ] + extra.map { ParquetColumn(name: $0.0, nullable: false, values: .double($0.1)) }))
     }
 
-    static func decodeBars(_ data: Data, source: String) throws -> [PriceBar] {
+    public static func decodeBars(_ data: Data, source: String) throws -> [PriceBar] {
         let table = try ParquetReader.decode(data, source: source)
         let symbol = try strings(table, "symbol", source), start = try times(table, "start", source), end = try times(table, "end", source)
         let open = try doubles(table, "open", source), high = try doubles(table, "high", source)
@@ -30,7 +28,7 @@ enum MarketTables {
         }
     }
 
-    static func encode(news: [NewsEvent]) throws -> Data {
+    public static func encode(news: [NewsEvent]) throws -> Data {
         try ParquetWriter.encode(ParquetTable(columns: [
             ParquetColumn(name: "symbol", nullable: false, values: .string(news.map { $0.symbol.rawValue })),
             ParquetColumn(name: "published_at", nullable: false, values: .timestamp(news.map { $0.publishedAt * 1000 })),
@@ -40,7 +38,7 @@ enum MarketTables {
         ]))
     }
 
-    static func decodeNews(_ data: Data, source: String) throws -> [NewsEvent] {
+    public static func decodeNews(_ data: Data, source: String) throws -> [NewsEvent] {
         let table = try ParquetReader.decode(data, source: source)
         let symbol = try strings(table, "symbol", source), at = try times(table, "published_at", source)
         let tone = try doubles(table, "sentiment", source), headline = try strings(table, "headline", source)
@@ -51,7 +49,7 @@ enum MarketTables {
         }
     }
 
-    static func encode(scores: [SentimentScore]) throws -> Data {
+    public static func encode(scores: [SentimentScore]) throws -> Data {
         try ParquetWriter.encode(ParquetTable(columns: [
             ParquetColumn(name: "post_id", nullable: false, values: .string(scores.map(\.postID))),
             ParquetColumn(name: "symbol", nullable: false, values: .string(scores.map { $0.symbol.rawValue })),
@@ -69,7 +67,7 @@ enum MarketTables {
         ]))
     }
 
-    static func decodeScores(_ data: Data, source: String) throws -> [SentimentScore] {
+    public static func decodeScores(_ data: Data, source: String) throws -> [SentimentScore] {
         let table = try ParquetReader.decode(data, source: source)
         let id = try strings(table, "post_id", source), symbol = try strings(table, "symbol", source)
         let created = try times(table, "created_at", source), received = try times(table, "received_at", source)

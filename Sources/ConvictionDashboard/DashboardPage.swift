@@ -1,5 +1,6 @@
 import ConvictionCore
 import ConvictionModeling
+import ConvictionPipeline
 import ConvictionStore
 import Foundation
 
@@ -158,21 +159,4 @@ public enum DashboardPage {
         try await data.store.put("dashboard/index.html", data: Data(html.utf8))
         return data.store.location + "/dashboard/index.html"
     }
-}
-
-/// HTML-escapes untrusted text (post text, ids) for element content and attribute values.
-func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.count)
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ConvictionCore
 import ConvictionIngest
 import ConvictionModeling
+import ConvictionPipeline
 import ConvictionStore
 import Foundation
 import NIOCore
