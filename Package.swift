@@ -38,14 +38,16 @@ let package = Package(
 
         // MARK: - Stages, top to bottom in data-flow order
         .target(name: "ConvictionCore"),
+        // The one HTTP layer: the process's HTTP client, the retry policy and the loopback server.
+        .target(name: "ConvictionHTTP", dependencies: ["ConvictionCore", asyncHTTPClient] + nio),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
-        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
+        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
         // The local X API server: tests and `make demo` stream through the real client against it.
-        .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionIngest"] + nio),
-        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", crypto, asyncHTTPClient] + nio),
+        .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionIngest"] + nio),
+        .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),
         // The local stand-in for a GPU scoring instance: an OpenAI-compatible server and the spot notice.
-        .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionIngest", "ConvictionScoring"] + nio),
-        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionStore", asyncHTTPClient, crypto]),
+        .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionScoring"] + nio),
+        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
         .target(
@@ -57,13 +59,13 @@ let package = Package(
         ),
         .target(
             name: "ConvictionDashboard",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionModeling", "ConvictionPipeline", crypto, logging, asyncHTTPClient,
+            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "ConvictionIngest", "ConvictionModeling", "ConvictionPipeline", crypto, logging, asyncHTTPClient,
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging] + serviceLifecycle
+            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging] + serviceLifecycle
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -76,9 +78,10 @@ let package = Package(
         // MARK: - Tests
         .target(name: "ConvictionTesting", dependencies: ["ConvictionCore"], path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
-        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
+        .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionHTTP", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionLLMEmulator", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionIngest", "ConvictionScoring", "ConvictionTesting"]),
@@ -89,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConvictionDashboardTests",
-            dependencies: ["ConvictionDashboard", "ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionCore", "ConvictionTesting",
+            dependencies: ["ConvictionDashboard", "ConvictionHTTP", "ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionCore", "ConvictionTesting",
                            asyncHTTPClient, logging, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.

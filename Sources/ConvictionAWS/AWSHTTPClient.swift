@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -72,21 +73,12 @@ public struct AWSHTTPClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             request.headers.replaceOrAdd(name: "content-length", value: String(body.count))
         }
-        let response = try await Self.http.execute(request, timeout: .seconds(120))
+        let response = try await SharedHTTPClient.client.execute(request, timeout: .seconds(120))
         let buffer = try await response.body.collect(upTo: 1 << 30)
         let data = Data(buffer.readableBytesView)
         return Response(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: data)
     }
 
-    /// One process-wide client, never shut down (like `HTTPClient.shared`). Connection failures are
-    /// not retried inside the pool: the retry loop above owns retries, so a dead endpoint fails
-    /// after `maxAttempts` short tries instead of waiting out the request deadline.
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 
     static func isRetryable(status: Int, code: String) -> Bool {
         [429, 500, 502, 503, 504].contains(status)

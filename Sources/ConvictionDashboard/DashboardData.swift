@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionIngest
 import ConvictionModeling
 import ConvictionPipeline
@@ -278,7 +279,7 @@ public final class DashboardData: Sendable {
 
     /// The metrics page, or nil when it cannot be read within 2 s (health then comes from the store).
     static func fetch(_ url: String) async -> String? {
-        guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok,
+        guard let response = try? await SharedHTTPClient.client.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok,
               let body = try? await response.body.collect(upTo: 4 << 20) else { return nil }
         return String(buffer: body)
     }

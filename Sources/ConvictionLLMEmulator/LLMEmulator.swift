@@ -1,5 +1,5 @@
 import ConvictionCore
-import ConvictionIngest
+import ConvictionHTTP
 import ConvictionScoring
 import Foundation
 import NIOHTTP1

@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionIngest
 import Foundation
 import NIOConcurrencyHelpers

@@ -1,5 +1,6 @@
 import ConvictionAWS
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionTesting
 import Foundation
 import Testing

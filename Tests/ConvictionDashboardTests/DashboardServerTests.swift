@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ConvictionCore
 import ConvictionDashboard
+import ConvictionHTTP
 import ConvictionIngest
 @testable import ConvictionPipeline
 import ConvictionStore

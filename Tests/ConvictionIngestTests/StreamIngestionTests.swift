@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionIngest
 import ConvictionStore
 import ConvictionTesting
@@ -165,7 +166,6 @@ extension Array {
         if syncRules {
             let admin = XAPIClient(baseURL: base, bearer: Secret(StreamFixtures.token))
             try await StreamFixtures.syncRules(admin)
-            await admin.shutdown()
         }
         var settings = StreamIngestor.Settings()
         settings.idleTimeout = .seconds(60)
@@ -316,7 +316,6 @@ extension Array {
         let base = try await emulator.start()
         let admin = XAPIClient(baseURL: base, bearer: Secret(StreamFixtures.token))
         try await StreamFixtures.syncRules(admin)
-        await admin.shutdown()
         let dir = TestSupport.temporaryDirectory("stream-wait")
         let store = try LocalObjectStore(root: dir.appendingPathComponent("store"))
         var settings = StreamIngestor.Settings()
@@ -396,8 +395,6 @@ extension Array {
         let scrapedWhileRunning = !ingestor.isStopping
         ingestor.stop()
         let summary = try await running.value
-        await admin.shutdown()
-        await scraper.shutdown()
         await server.close()
         await emulator.stop()
         #expect(scrapedWhileRunning)
@@ -425,7 +422,6 @@ extension Array {
         #expect(deleted.deleted == 1)
         #expect(Set(try await api.listRules().map(\.value)) == Set(wanted.map(\.value)))
         await #expect(throws: XAPIError.self) { try await api.addRules([StreamRule(value: "($AAPL OR", tag: "bad")], dryRun: true) }
-        await api.shutdown()
         await emulator.stop()
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -34,7 +35,7 @@ struct InstanceMetadataSession {
         var request = HTTPClientRequest(url: base + "/latest/api/token")
         request.method = .PUT
         request.headers.add(name: "x-aws-ec2-metadata-token-ttl-seconds", value: String(ttlSeconds))
-        let response = try await AWSHTTPClient.http.execute(request, timeout: timeout)
+        let response = try await SharedHTTPClient.client.execute(request, timeout: timeout)
         let token = String(buffer: try await response.body.collect(upTo: 1 << 16))
         guard response.status == .ok else {
             throw AWSError(code: "InstanceMetadataError", message: "PUT /latest/api/token answered \(response.status.code)", status: Int(response.status.code))
@@ -46,7 +47,7 @@ struct InstanceMetadataSession {
     func get(_ path: String) async throws -> (HTTPResponseStatus, String) {
         var request = HTTPClientRequest(url: base + path)
         request.headers.add(name: "x-aws-ec2-metadata-token", value: token)
-        let response = try await AWSHTTPClient.http.execute(request, timeout: timeout)
+        let response = try await SharedHTTPClient.client.execute(request, timeout: timeout)
         return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 

@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionStore
 import Crypto
 import Foundation

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionIngest
 import ConvictionPipeline
 import ConvictionStore
@@ -78,40 +79,27 @@ extension Conviction {
                     ("ingest.idle_timeout_seconds", idleTimeout.map { String($0) })])
                 let context = try await global.context(configuration)
                 let bearer = try await configuration.credentialResolver().require(.bearerToken)
-                // The ingester owns this client and shuts it down; until it runs, every exit does.
                 let api = XAPIClient(baseURL: configuration.ingest.apiBase, bearer: bearer)
                 let rules: [StreamRule]
-                do { rules = try await api.listRules() } catch { await api.shutdown(); throw error }
+                rules = try await api.listRules()
                 guard !rules.isEmpty else {
-                    await api.shutdown()
                     throw ValidationError("the stream has no rules, so it would deliver nothing: run `conviction ingest rules --sync` first")
                 }
                 if context.dryRun {
-                    await api.shutdown()
                     print("plan: stream \(configuration.ingest.apiBase) with \(rules.count) rule(s) into \(context.store.location) (journal \(configuration.ingestStateDirectory.path))")
                     return
                 }
-                do { try await StoreOrigin.claim(.real, by: "conviction ingest stream", in: context.store) } catch {
-                    await api.shutdown()
-                    throw error
-                }
+                try await StoreOrigin.claim(.real, by: "conviction ingest stream", in: context.store)
                 var settings = StreamIngestor.Settings(configuration)
                 settings.stopWhenIdle = stopWhenIdle.map { .milliseconds(Int64($0 * 1000)) }
-                let journal: IngestJournal
-                do { journal = try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval) } catch {
-                    await api.shutdown()
-                    throw error
-                }
+                let journal = try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval)
                 let ingestor = StreamIngestor(
                     api: api, store: context.store, journal: journal,
                     symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                     settings: settings, logger: context.logger)
                 var metricsServer: LoopbackHTTPServer?
                 if configuration.ingest.metricsPort > 0 {
-                    do { metricsServer = try await ingestor.metrics.serve(port: configuration.ingest.metricsPort) } catch {
-                        await api.shutdown()
-                        throw error
-                    }
+                    metricsServer = try await ingestor.metrics.serve(port: configuration.ingest.metricsPort)
                     context.logger.info("ingest stream: metrics at http://127.0.0.1:\(configuration.ingest.metricsPort)/metrics")
                 }
                 // SIGTERM and SIGINT start a graceful shutdown: the ingester stops reading and backfilling,
@@ -158,8 +146,7 @@ extension Conviction {
                 }
                 let bearer = try await configuration.credentialResolver().require(.bearerToken)
                 let api = XAPIClient(baseURL: configuration.ingest.apiBase, bearer: bearer)
-                do { try await show(api, wanted: wanted) } catch { await api.shutdown(); throw error }
-                await api.shutdown()
+                try await show(api, wanted: wanted)
             }
 
             private func show(_ api: XAPIClient, wanted: [StreamRule]) async throws {

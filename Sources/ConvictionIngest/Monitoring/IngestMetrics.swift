@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionHTTP
 import Foundation
 import NIOConcurrencyHelpers
 import NIOHTTP1

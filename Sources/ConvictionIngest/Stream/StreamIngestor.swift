@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionStore
 import Foundation
 import Logging
@@ -144,14 +145,7 @@ public final class StreamIngestor: Sendable {
     // MARK: - Run
 
     public func run() async throws -> Summary {
-        do {
-            let result = try await runUntilStopped()
-            await api.shutdown()
-            return result
-        } catch {
-            await api.shutdown()
-            throw error
-        }
+        try await runUntilStopped()
     }
 
     private func runUntilStopped() async throws -> Summary {
@@ -472,17 +466,15 @@ public final class StreamIngestor: Sendable {
                     authFailures += 1
                     if authFailures >= settings.maxAuthFailures {
                         summary.withLockedValue { $0.fatal = "\(error) (\(authFailures) times); check the bearer token" }
-                        await connection.close()
                         break
                     }
                 }
             } catch {
-                if isStopping || Task.isCancelled { await connection.close(); break }
+                if isStopping || Task.isCancelled { break }
                 // After a 200 the connection was established: its failure is a drop, not a connect error.
                 cls = established ? .dropped : .network
                 event(established ? "disconnected" : "connect failed", ["class": .string(cls.rawValue), "error": "\(error)"])
             }
-            await connection.close()
             metrics.update { $0.connected = false; $0.reconnectsByClass[cls.rawValue, default: 0] += 1 }
             if isStopping || Task.isCancelled { break }
             let attempt = cls == .dropped ? 0 : attempts[cls, default: 0] + 1

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -63,17 +64,11 @@ public final class XAPIClient: Sendable {
 
     public let baseURL: String
     let bearer: Secret
-    let http: HTTPClient
 
     public init(baseURL: String, bearer: Secret) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.bearer = bearer
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
-
-    public func shutdown() async { try? await http.shutdown() }
 
     public func request(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, body: Data? = nil) -> HTTPClientRequest {
         var components = URLComponents()
@@ -92,7 +87,7 @@ public final class XAPIClient: Sendable {
     }
 
     public func call(_ request: HTTPClientRequest, endpoint: String) async throws -> (Data, RateLimit?) {
-        let response = try await http.execute(request, timeout: .seconds(60))
+        let response = try await SharedHTTPClient.client.execute(request, timeout: .seconds(60))
         let body = Data((try await response.body.collect(upTo: 32 << 20)).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             throw XAPIError.from(status: Int(response.status.code), body: body, headers: response.headers, endpoint: endpoint)
@@ -184,8 +179,8 @@ public final class XAPIClient: Sendable {
 
     // MARK: - Stream
 
-    /// Opens the filtered stream on a client of its own, so closing it (`shutdown`) really closes
-    /// the TCP connection before the next connect: a lingering connection earns TooManyConnections.
+    /// The filtered stream. Its connection is closed when the reading task ends (a lingering
+    /// connection would earn TooManyConnections at the next connect).
     public func openStream() -> StreamConnection {
         StreamConnection(request: request("/2/tweets/search/stream", query: Self.postFields))
     }
@@ -205,18 +200,13 @@ public struct RulesSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// One filtered-stream connection on its own HTTP client.
-public final class StreamConnection: Sendable {
+/// One filtered-stream connection. It ends when the task reading its body is cancelled (the
+/// ingester's reader group does that on an idle stream, a disconnect notice or a stop):
+/// AsyncHTTPClient then closes the connection.
+public struct StreamConnection: Sendable {
     let request: HTTPClientRequest
-    let http: HTTPClient
 
-    init(request: HTTPClientRequest) {
-        self.request = request
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10))  // reads are watched by the idle watchdog
-        configuration.connectionPool.retryConnectionEstablishment = false
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
+    init(request: HTTPClientRequest) { self.request = request }
 
     struct ConnectTimeout: Error, CustomStringConvertible {
         let seconds: Double
@@ -228,7 +218,7 @@ public final class StreamConnection: Sendable {
     /// watchdog only watches an established stream).
     public func connect(timeout: Duration) async throws -> (body: HTTPClientResponse.Body, rateLimit: RateLimit?) {
         let response = try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
-            group.addTask { try await self.http.execute(self.request, deadline: .distantFuture) }
+            group.addTask { try await SharedHTTPClient.client.execute(request, deadline: .distantFuture) }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return nil
@@ -243,7 +233,4 @@ public final class StreamConnection: Sendable {
         }
         return (response.body, RateLimit(headers: response.headers))
     }
-
-    /// Closes the connection and waits until it is closed.
-    public func close() async { try? await http.shutdown() }
 }

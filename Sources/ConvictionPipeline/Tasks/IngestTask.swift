@@ -183,11 +183,7 @@ public struct IngestTask: Sendable {
         let configuration = context.configuration
         let store = context.store
         let admin = XAPIClient(baseURL: base, bearer: token)
-        do { _ = try await RulesSync(api: admin, wanted: try configuration.streamRuleSet.rules()).apply(dryRun: false) } catch {
-            await admin.shutdown()
-            throw error
-        }
-        await admin.shutdown()
+        _ = try await RulesSync(api: admin, wanted: try configuration.streamRuleSet.rules()).apply(dryRun: false)
 
         // The previous stream of other inputs is replaced, not added to.
         if let previous = try context.catalog.completion(stage: ReplayIngestor.stage, unit: Self.streamUnit) {

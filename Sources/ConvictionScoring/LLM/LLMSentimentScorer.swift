@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConvictionCore
+import ConvictionHTTP
 import Crypto
 import Foundation
 import NIOCore
@@ -208,7 +209,7 @@ public final class LLMSentimentScorer: Sendable {
         request.headers.add(name: "content-type", value: "application/json")
         if let key = settings.apiKey { request.headers.add(name: "authorization", value: "Bearer \(key.reveal())") }
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        let response = try await Self.http.execute(request, timeout: .nanoseconds(settings.timeout.components.seconds * 1_000_000_000 + settings.timeout.components.attoseconds / 1_000_000_000))
+        let response = try await SharedHTTPClient.client.execute(request, timeout: .nanoseconds(settings.timeout.components.seconds * 1_000_000_000 + settings.timeout.components.attoseconds / 1_000_000_000))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return (Int(response.status.code), response.headers, Data(bytes.readableBytesView))
     }
@@ -277,15 +278,6 @@ public final class LLMSentimentScorer: Sendable {
         }
     }
 
-    /// One process-wide client (never shut down, like `HTTPClient.shared`) with room for many
-    /// concurrent requests; `concurrency` bounds them.
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5))
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 }
 
 /// A scoring configuration error, naming the setting.

@@ -1,3 +1,4 @@
+import ConvictionCore
 /// The one retry policy: a bounded number of attempts with exponential backoff and jitter, where a
 /// server-requested wait (`Retry-After`, a rate-limit reset) replaces the backoff when it is longer,
 /// up to `maxServerWait`. Every wait goes through the caller's `TimeSource`, so it is cancellable

@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionHTTP
 import ConvictionTesting
 import Testing
 
