@@ -70,6 +70,21 @@ import Testing
         #expect(c.renderResolved() == ConvictionConfiguration().renderResolved())
     }
 
+    /// Files written before the settings moved to their stages still load, to the same values:
+    /// `Tests/Fixtures/configuration/conviction-0.x.toml` is `conviction config init` as it was
+    /// (every key, and the `[scoring]` table split in two as that version wrote it), and the
+    /// examples are what users copy.
+    @Test(arguments: ["Tests/Fixtures/configuration/conviction-0.x.toml", "examples/stocknet.toml", "examples/demo.toml"])
+    func earlierAndExampleFilesStillLoad(_ path: String) throws {
+        var c = ConvictionConfiguration()
+        try c.apply(file: TestSupport.packageRoot.appendingPathComponent(path).path)
+        try c.validate()
+        if path.hasSuffix("0.x.toml") { #expect(c.renderResolved() == ConvictionConfiguration().renderResolved()) }
+        if path.hasSuffix("stocknet.toml") {
+            #expect(c.features.frequency == "1d" && c.aliases[Symbol("GOOG")] == Symbol("GOOGL"))
+        }
+    }
+
     @Test func crossFieldValidation() {
         var c = ConvictionConfiguration.demo
         c.simulation.sessions = 3

@@ -1,0 +1,36 @@
+import ConvictionCore
+import ConvictionFeatures
+import ConvictionIngest
+import ConvictionModeling
+import ConvictionScoring
+import Foundation
+
+extension ConvictionConfiguration {
+    static let awsKeys: [Key] = [
+        Key(name: "aws.region", help: "AWS region; empty = AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, else us-east-1.",
+            get: { .string($0.aws.region) }, set: { c, v throws(ValueError) in c.aws.region = try string(v) }),
+        Key(name: "aws.endpoint", help: "Endpoint override (S3-compatible service, moto_server); empty = AWS_ENDPOINT_URL or AWS.",
+            get: { .string($0.aws.endpoint) },
+            set: { c, v throws(ValueError) in
+                let s = try string(v)
+                guard s.isEmpty || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
+                c.aws.endpoint = s
+            }),
+        Key(name: "aws.profile", help: "Profile in ~/.aws/credentials; empty = AWS_PROFILE or default.",
+            get: { .string($0.aws.profile) }, set: { c, v throws(ValueError) in c.aws.profile = try string(v) }),
+        Key(name: "aws.create_bucket", help: "Create the data.dir bucket when it does not exist.",
+            get: { .bool($0.aws.createBucket) }, set: { c, v throws(ValueError) in c.aws.createBucket = try bool(v) }),
+        Key(name: "aws.imds_endpoint", help: "Instance metadata endpoint for instance-role credentials (IMDSv2), e.g. http://169.254.169.254; empty = not asked.",
+            get: { .string($0.aws.imdsEndpoint) }, set: { c, v throws(ValueError) in c.aws.imdsEndpoint = try string(v) }),
+        Key(name: "secrets.source", help: "Where X credentials come from: environment, or secretsmanager (environment as fallback).",
+            get: { .string($0.secrets.source) }, set: { c, v throws(ValueError) in c.secrets.source = try oneOf(v, ["environment", "secretsmanager"]) }),
+        Key(name: "secrets.layout", help: "json: one secret with all five keys (secret_id); per_key: one secret per key named <prefix>/<KEY>.",
+            get: { .string($0.secrets.layout) }, set: { c, v throws(ValueError) in c.secrets.layout = try oneOf(v, ["json", "per_key"]) }),
+        Key(name: "secrets.secret_id", help: "The JSON secret's name or ARN.",
+            get: { .string($0.secrets.secretID) }, set: { c, v throws(ValueError) in c.secrets.secretID = try string(v) }),
+        Key(name: "secrets.prefix", help: "Name prefix of per-key secrets.",
+            get: { .string($0.secrets.prefix) }, set: { c, v throws(ValueError) in c.secrets.prefix = try string(v) }),
+        Key(name: "secrets.cache_ttl_seconds", help: "How long resolved credentials are cached in memory.",
+            get: { .integer($0.secrets.cacheTTLSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTLSeconds = try int(v, 0...86_400) }),
+    ]
+}
