@@ -3,6 +3,7 @@ import ConvictionFeatures
 import ConvictionIngest
 import ConvictionModeling
 import ConvictionPipeline
+import ConvictionScoring
 import ConvictionTesting
 import Foundation
 import Logging
@@ -20,7 +21,7 @@ struct RunRecordTests {
             $0.training.bootstrapReplicates = 50
             $0.training.search.trials = 4
             $0.training.search.maxRounds = 60
-            $0.scoring.scorer = "lexicon"
+            $0.scoring.scorer = .lexicon
             $0.features.includeSentiment = true
         }, options: .init()).run()
         let report = try #require(summary.report)

@@ -14,7 +14,7 @@ import Testing
     let tiny: @Sendable (inout ConvictionConfiguration) -> Void = {
         $0.symbols = [Symbol("AAPL")]
         $0.simulation.sessions = 6
-        $0.scoring.scorer = "lexicon"
+        $0.scoring.scorer = .lexicon
     }
 
     func prepared(_ label: String) async throws -> URL {
@@ -36,7 +36,7 @@ import Testing
 
     func llm(_ url: String) -> @Sendable (inout ConvictionConfiguration) -> Void {
         { c in
-            c.llm.endpoint = url + "/v1"; c.llm.model = "emulated-fingpt"; c.llm.api = "completions"; c.llm.batchSize = 8
+            c.llm.endpoint = url + "/v1"; c.llm.model = "emulated-fingpt"; c.llm.api = .completions; c.llm.batchSize = 8
         }
     }
 
@@ -111,7 +111,7 @@ import Testing
         let remote = LeaseBoard(store: store, queue: "score", worker: "remote-worker", ttl: .seconds(2), host: "elsewhere", pid: 1)
         guard case .acquired = try await remote.acquire(first.prefix) else { Issue.record("free partition"); return }
         let started = Date()
-        let outcome = try await ScoreTask(context: try await makeContext(dir) { tiny(&$0); $0.scoring.leaseSeconds = 3 }).run()
+        let outcome = try await ScoreTask(context: try await makeContext(dir) { tiny(&$0); $0.scoring.lease = .seconds(3) }).run()
         #expect(outcome.failures.isEmpty && outcome.interrupted == nil)
         #expect(Date().timeIntervalSince(started) >= 1.0, "it waited for the remote lease")
         #expect(try rows(dir).count == outcome.rows && outcome.rows > 0)

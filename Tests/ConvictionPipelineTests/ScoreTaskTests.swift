@@ -44,7 +44,7 @@ import Testing
     @Test(.enabled(if: ProjectFiles.find(ScoreTask.defaultModel + "/model.onnx") != nil))
     func aDifferentScorerRescoresAndTheSameOneSkips() async throws {
         let dir = try await prepared("rescore")
-        let lexicon = try await ScoreTask(context: try await makeContext(dir) { tiny(&$0); $0.scoring.scorer = "lexicon" }).run()
+        let lexicon = try await ScoreTask(context: try await makeContext(dir) { tiny(&$0); $0.scoring.scorer = .lexicon }).run()
         #expect(lexicon.done > 0 && lexicon.skipped == 0)
         let transformer = try await ScoreTask(context: try await makeContext(dir, tiny)).run()
         #expect(transformer.done == lexicon.done && transformer.skipped == 0)

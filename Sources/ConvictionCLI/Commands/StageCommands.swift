@@ -26,7 +26,7 @@ extension Conviction.Score {
         let scoring = context.configuration.scoring
         let watcher = scoring.spotNoticeEndpoint.isEmpty ? nil : Task {
             if let notice = await SpotInterruptionNotice.watch(endpoint: scoring.spotNoticeEndpoint,
-                                                               interval: .milliseconds(Int64(scoring.spotPollSeconds * 1000))) {
+                                                               interval: scoring.spotPollInterval) {
                 FileHandle.standardError.write(Data("score: spot interruption notice (\(notice.action) at \(notice.time)); finishing the batch in hand\n".utf8))
                 stop.request("spot interruption notice")
             }

@@ -74,4 +74,25 @@ extension ConvictionConfiguration {
         guard allowed.contains(s) else { throw ValueError(message: "\(s.debugDescription) is not one of \(allowed.joined(separator: ", "))") }
         return s
     }
+
+    /// One of an enumeration's cases, by its raw value; the error lists them all.
+    static func choice<E: RawRepresentable & CaseIterable>(_ v: TOMLDocument.Value, _: E.Type = E.self) throws(ValueError) -> E where E.RawValue == String {
+        let s = try oneOf(v, E.allCases.map(\.rawValue))
+        return E(rawValue: s)!
+    }
+
+    /// A duration given in seconds (a key named `..._seconds`), whole or fractional.
+    static func seconds(_ v: TOMLDocument.Value, _ range: ClosedRange<Double>) throws(ValueError) -> Duration {
+        .milliseconds(Int64((try double(v, range) * 1000).rounded()))
+    }
+
+    /// A duration given in whole seconds.
+    static func wholeSeconds(_ v: TOMLDocument.Value, _ range: ClosedRange<Int>) throws(ValueError) -> Duration {
+        .seconds(try int(v, range))
+    }
+}
+
+extension Duration {
+    /// Whole seconds, for keys that take an integer.
+    var wholeSeconds: Int { Int(components.seconds) }
 }

@@ -28,7 +28,7 @@ public struct ConvictionConfiguration: Sendable {
     /// streamed in through the real X client) or `replay` (replayed directly).
     public var simulationDelivery = "stream"
     public var scoring = ScoringSettings()
-    public var llm = LLMSettings()
+    public var llm = LLMSentimentScorer.Settings()
     public var gpu = GPUSettings()
     public var features = FeatureBuilder.Configuration()
     /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
@@ -56,49 +56,6 @@ public struct ConvictionConfiguration: Sendable {
         /// Instance metadata service for instance-role credentials, e.g. `http://169.254.169.254`;
         /// empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else not asked.
         public var imdsEndpoint = ""
-    }
-
-    public struct ScoringSettings: Sendable {
-        /// `transformer` (an ONNX model, with the lexicon as fallback) or `lexicon`.
-        public var scorer = "transformer"
-        /// Model folder (model.onnx, vocab.txt, config.json); empty = the embedded default that
-        /// `make setup` assembles, `.models/finance-tweet-minilm` (fp32: its scores do not depend on
-        /// batch-mates; the int8 build beside it does, so it scores one text per run and is slower).
-        public var model = ""
-        public var batchSize = 32
-        /// Intra-op threads; 0 = one per core.
-        public var threads = 0
-        public var optimization = "all"
-        public var spinning = false
-        /// Path to libonnxruntime.so; empty = CONVICTION_ONNXRUNTIME_LIB, then .venv.
-        public var onnxruntimeLibrary = ""
-        /// Distinct texts remembered within a run (reposts and templates are scored once); 0 = none.
-        public var cacheEntries = 200_000
-        /// How long a worker's lease on a partition lasts unless renewed (renewed every third of it).
-        public var leaseSeconds = 120
-        /// Posts per checkpoint: a worker that dies loses at most this many scored posts.
-        public var checkpointPosts = 1000
-        /// Instance metadata service polled for a spot interruption notice, e.g.
-        /// `http://169.254.169.254`; empty = not polled.
-        public var spotNoticeEndpoint = ""
-        public var spotPollSeconds = 5.0
-    }
-
-    /// An LLM behind an OpenAI-compatible server scores first when `endpoint` is set; what it cannot
-    /// score goes to the CPU scorer.
-    public struct LLMSettings: Sendable {
-        public var endpoint = ""
-        public var model = ""
-        public var api = "chat"
-        public var prompt = LLMSentimentScorer.Settings.finGPTPrompt
-        public var concurrency = 8
-        public var batchSize = 16
-        public var timeoutSeconds = 30.0
-        public var retries = 3
-        public var maxTokens = 4
-        public var logprobs = true
-        /// Environment variable holding the server's API key (never put the key in the file).
-        public var apiKeyEnv = ""
     }
 
     /// Spot instances for the GPU path (`conviction gpu`).

@@ -32,11 +32,11 @@ public struct ScoreTask: Sendable {
     public static func chain(_ configuration: ConvictionConfiguration) -> ScorerChain {
         let scoring = configuration.scoring
         var settings = ScorerChain.Settings()
-        settings.useTransformer = scoring.scorer == "transformer"
+        settings.useTransformer = scoring.scorer == .transformer
         settings.modelFolder = scoring.model.isEmpty ? ProjectFiles.find(defaultModel) : scoring.model
         settings.batchSize = scoring.batchSize
         settings.session = ORTSessionOptions(intraOpThreads: scoring.threads, interOpThreads: 1,
-                                             optimization: ORTSessionOptions.GraphOptimization(rawValue: scoring.optimization) ?? .all,
+                                             optimization: scoring.optimization,
                                              allowSpinning: scoring.spinning)
         settings.libraryPath = scoring.onnxruntimeLibrary.isEmpty ? nil : scoring.onnxruntimeLibrary
         return ScorerChain.make(settings)
@@ -45,20 +45,11 @@ public struct ScoreTask: Sendable {
     /// The LLM (when `llm.endpoint` is set) in front of the CPU chain.
     public static func engine(_ configuration: ConvictionConfiguration, environment: [String: String]) throws -> ScoringEngine {
         let chain = chain(configuration)
-        let llm = configuration.llm
-        guard !llm.endpoint.isEmpty else { return ScoringEngine(llm: nil, chain: chain) }
-        var settings = LLMSentimentScorer.Settings(endpoint: llm.endpoint, model: llm.model)
-        settings.api = LLMSentimentScorer.Settings.API(rawValue: llm.api) ?? .chat
-        settings.prompt = llm.prompt
-        settings.concurrency = llm.concurrency
-        settings.batchSize = llm.batchSize
-        settings.timeout = .milliseconds(Int64(llm.timeoutSeconds * 1000))
-        settings.retries = llm.retries
-        settings.maxTokens = llm.maxTokens
-        settings.logprobs = llm.logprobs
-        if !llm.apiKeyEnv.isEmpty {
-            guard let key = environment[llm.apiKeyEnv], !key.isEmpty else {
-                throw ScoringError("llm.api_key_env: the environment variable \(llm.apiKeyEnv) is not set")
+        var settings = configuration.llm
+        guard !settings.endpoint.isEmpty else { return ScoringEngine(llm: nil, chain: chain) }
+        if !settings.apiKeyEnv.isEmpty {
+            guard let key = environment[settings.apiKeyEnv], !key.isEmpty else {
+                throw ScoringError("llm.api_key_env: the environment variable \(settings.apiKeyEnv) is not set")
             }
             settings.apiKey = Secret(key)
         }
@@ -85,7 +76,7 @@ public struct ScoreTask: Sendable {
             return outcome
         }
         context.logger.info("score: \(partitions.count) partition(s) with \(primary.name) (model \(primary.modelHash))\(fallbackName) as worker \(worker)")
-        let board = LeaseBoard(store: context.store, queue: Self.stage, worker: worker, ttl: .seconds(context.configuration.scoring.leaseSeconds))
+        let board = LeaseBoard(store: context.store, queue: Self.stage, worker: worker, ttl: context.configuration.scoring.lease)
         var run = RunState(cache: TextCache(capacity: context.configuration.scoring.cacheEntries))
         var meter = ProgressMeter(stage: "score", total: partitions.count, logger: context.logger)
         var pending = partitions

@@ -1,5 +1,6 @@
 import ConvictionCore
 import ConvictionModeling
+import ConvictionScoring
 import ConvictionStore
 import Foundation
 
@@ -34,7 +35,7 @@ public struct ValidateTask: Sendable {
         } catch {
             outcome.failures.append("\(error)")
         }
-        if twitterSentiment, config.scoring.scorer == "transformer" {
+        if twitterSentiment, config.scoring.scorer == .transformer {
             let folder = config.scoring.model.isEmpty ? ProjectFiles.find(ScoreTask.defaultModel) : config.scoring.model
             if folder.map({ !FileManager.default.fileExists(atPath: $0 + "/model.onnx") }) ?? true {
                 outcome.notes.append("warning: no transformer model at \(folder ?? ScoreTask.defaultModel); posts will be scored with the lexicon")

@@ -25,6 +25,7 @@ public final class LLMSentimentScorer: Sendable {
         }
         /// The server's OpenAI base URL, e.g. `http://10.0.0.12:8000/v1`.
         public var endpoint: String
+        /// The model name the server serves.
         public var model: String
         public var api: API = .chat
         /// `{text}` is replaced by the post's text.
@@ -38,13 +39,16 @@ public final class LLMSentimentScorer: Sendable {
         public var logprobs = true
         /// Sent as `Authorization: Bearer`; never logged.
         public var apiKey: Secret?
+        /// The environment variable the caller reads `apiKey` from (the key never sits in a file).
+        public var apiKeyEnv = ""
         public var circuitThreshold = 5
         public var circuitCooldown: Duration = .seconds(30)
 
         /// FinGPT's sentiment instruction format.
         public static let finGPTPrompt = "Instruction: What is the sentiment of this tweet? Please choose an answer from {negative/neutral/positive}.\nInput: {text}\nAnswer: "
 
-        public init(endpoint: String, model: String) { self.endpoint = endpoint; self.model = model }
+        /// Empty `endpoint`: no LLM (the configuration's default).
+        public init(endpoint: String = "", model: String = "") { self.endpoint = endpoint; self.model = model }
     }
 
     /// Why a text was not scored.
