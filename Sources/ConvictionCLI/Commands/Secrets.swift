@@ -48,7 +48,7 @@ extension Conviction {
                 var values: [XCredentialKey: Secret] = [:]
                 for key in XCredentialKey.allCases { if let value = try await environment.value(for: key) { values[key] = value } }
                 guard !values.isEmpty else { throw ValidationError("none of the five TWITTER_* variables is set: nothing to migrate") }
-                let provider = try await configuration.secretsManagerProvider()
+                let provider = try await configuration.secrets.secretsManagerProvider(aws: configuration.aws)
                 if global.dryRun {
                     print("plan: copy \(values.keys.map(\.rawValue).sorted().joined(separator: ", ")) into \(provider.name)")
                     return

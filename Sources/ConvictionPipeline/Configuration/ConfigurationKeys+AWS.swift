@@ -1,3 +1,4 @@
+import ConvictionAWS
 import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest
@@ -23,14 +24,14 @@ extension ConvictionConfiguration {
         Key(name: "aws.imds_endpoint", help: "Instance metadata endpoint for instance-role credentials (IMDSv2), e.g. http://169.254.169.254; empty = not asked.",
             get: { .string($0.aws.imdsEndpoint) }, set: { c, v throws(ValueError) in c.aws.imdsEndpoint = try string(v) }),
         Key(name: "secrets.source", help: "Where X credentials come from: environment, or secretsmanager (environment as fallback).",
-            get: { .string($0.secrets.source) }, set: { c, v throws(ValueError) in c.secrets.source = try oneOf(v, ["environment", "secretsmanager"]) }),
+            get: { .string($0.secrets.source.rawValue) }, set: { c, v throws(ValueError) in c.secrets.source = try choice(v) }),
         Key(name: "secrets.layout", help: "json: one secret with all five keys (secret_id); per_key: one secret per key named <prefix>/<KEY>.",
-            get: { .string($0.secrets.layout) }, set: { c, v throws(ValueError) in c.secrets.layout = try oneOf(v, ["json", "per_key"]) }),
+            get: { .string($0.secrets.layout.rawValue) }, set: { c, v throws(ValueError) in c.secrets.layout = try choice(v) }),
         Key(name: "secrets.secret_id", help: "The JSON secret's name or ARN.",
             get: { .string($0.secrets.secretID) }, set: { c, v throws(ValueError) in c.secrets.secretID = try string(v) }),
         Key(name: "secrets.prefix", help: "Name prefix of per-key secrets.",
             get: { .string($0.secrets.prefix) }, set: { c, v throws(ValueError) in c.secrets.prefix = try string(v) }),
         Key(name: "secrets.cache_ttl_seconds", help: "How long resolved credentials are cached in memory.",
-            get: { .integer($0.secrets.cacheTTLSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTLSeconds = try int(v, 0...86_400) }),
+            get: { .integer($0.secrets.cacheTTL.wholeSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTL = try wholeSeconds(v, 0...86_400) }),
     ]
 }

@@ -1,3 +1,4 @@
+import ConvictionAWS
 import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest

@@ -1,3 +1,4 @@
+import ConvictionAWS
 import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest
@@ -44,34 +45,6 @@ public struct ConvictionConfiguration: Sendable {
     public var aws = AWSSettings()
     public var secrets = SecretsSettings()
 
-    public struct AWSSettings: Sendable {
-        /// Empty = the standard chain (AWS_REGION, AWS_DEFAULT_REGION, the config file, us-east-1).
-        public var region = ""
-        /// Endpoint override, e.g. `http://127.0.0.1:5000` for moto_server; empty = AWS.
-        public var endpoint = ""
-        /// Shared-file profile; empty = AWS_PROFILE or `default`.
-        public var profile = ""
-        /// Create the S3 bucket when it does not exist.
-        public var createBucket = false
-        /// Instance metadata service for instance-role credentials, e.g. `http://169.254.169.254`;
-        /// empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else not asked.
-        public var imdsEndpoint = ""
-    }
-
-    /// Spot instances for the GPU path (`conviction gpu`).
-    public struct GPUSettings: Sendable {
-        public var launchTemplate = "conviction-gpu-scorer"
-        /// Overrides the template's instance type; empty = the template's.
-        public var instanceType = ""
-        public var count = 1
-        /// Highest spot price per instance-hour in USD; empty = up to the on-demand price.
-        public var maxPrice = ""
-        /// Hours the cost estimate assumes.
-        public var estimateHours = 2.0
-        /// Value of the `conviction:role` tag that marks the instances.
-        public var role = "gpu-scorer"
-    }
-
     public struct IngestSettings: Sendable {
         public var apiBase = "https://api.x.com"
         /// Filters; their keywords come from `universe.keywords`.
@@ -107,16 +80,6 @@ public struct ConvictionConfiguration: Sendable {
         if !ingest.stateDir.isEmpty { return URL(fileURLWithPath: ingest.stateDir) }
         if usesS3 { return URL(fileURLWithPath: ".conviction-cache/ingest-\(ContentHasher.hash(Data(dataDir.utf8)).prefix(16))") }
         return URL(fileURLWithPath: dataDir).appendingPathComponent("ingest-state")
-    }
-
-    public struct SecretsSettings: Sendable {
-        /// `environment`, or `secretsmanager` (with the environment as fallback).
-        public var source = "environment"
-        /// `json`: one secret holding all five keys; `per_key`: one secret per key under `prefix`.
-        public var layout = "json"
-        public var secretID = "conviction/x-api"
-        public var prefix = "conviction"
-        public var cacheTTLSeconds = 300
     }
 
     public init() {}
