@@ -90,7 +90,7 @@ extension Conviction {
                     return
                 }
                 try await StoreOrigin.claim(.real, by: "conviction ingest stream", in: context.store)
-                var settings = StreamIngestor.Settings(configuration)
+                var settings = StreamIngestor.Settings(configuration.ingest)
                 settings.stopWhenIdle = stopWhenIdle.map { .milliseconds(Int64($0 * 1000)) }
                 let journal = try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval)
                 let ingestor = StreamIngestor(

@@ -45,24 +45,6 @@ public struct ConvictionConfiguration: Sendable {
     public var aws = AWSSettings()
     public var secrets = SecretsSettings()
 
-    public struct IngestSettings: Sendable {
-        public var apiBase = "https://api.x.com"
-        /// Filters; their keywords come from `universe.keywords`.
-        public var filters = IngestFilters()
-        public var idleTimeoutSeconds = 21.0
-        public var commitIntervalSeconds = 60
-        public var fsyncIntervalMillis = 1000
-        public var queueCapacity = 100_000
-        /// Port for `/metrics` while streaming; 0 = not served.
-        public var metricsPort = 0
-        /// Journal and de-duplication state; empty = `<data.dir>/ingest-state` (for s3:// a folder
-        /// under `.conviction-cache/`).
-        public var stateDir = ""
-        public var maxAuthFailures = 5
-        /// Posts per second the local X API server publishes in the demo.
-        public var emulatorRate = 20_000.0
-    }
-
     /// The ingest filters with the configured keywords.
     public var ingestFilters: IngestFilters {
         var f = ingest.filters

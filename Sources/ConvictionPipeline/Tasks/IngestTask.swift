@@ -193,7 +193,7 @@ public struct IngestTask: Sendable {
         // de-duplication state would hide posts that now belong in the store.
         let stateDirectory = configuration.ingestStateDirectory.appendingPathComponent("emulator")
         try? FileManager.default.removeItem(at: stateDirectory)
-        var settings = StreamIngestor.Settings(configuration)
+        var settings = StreamIngestor.Settings(configuration.ingest)
         settings.commitPosts = 50_000
         let journal = try IngestJournal(folder: stateDirectory, fsyncInterval: settings.fsyncInterval)
         journal.keepsWrittenKeys = true
@@ -265,18 +265,6 @@ public protocol LocalXAPIServer: Sendable {
 
 /// Makes a server for a bearer token, a publishing rate (posts per second) and the stream lines.
 public typealias LocalXAPIServerFactory = @Sendable (_ bearerToken: String, _ postsPerSecond: Double, _ lines: [Data]) throws -> any LocalXAPIServer
-
-extension StreamIngestor.Settings {
-    /// The `ingest.*` settings.
-    public init(_ configuration: ConvictionConfiguration) {
-        self.init()
-        idleTimeout = .milliseconds(Int64(configuration.ingest.idleTimeoutSeconds * 1000))
-        commitInterval = .seconds(configuration.ingest.commitIntervalSeconds)
-        fsyncInterval = .milliseconds(configuration.ingest.fsyncIntervalMillis)
-        queueCapacity = configuration.ingest.queueCapacity
-        maxAuthFailures = configuration.ingest.maxAuthFailures
-    }
-}
 
 extension Logger {
     /// A copy that logs only at `level` and above (the stream's state changes are `info`).
