@@ -25,7 +25,7 @@ public struct FeatureBuilder: Sendable {
     public struct Configuration: Sendable, Hashable, Codable {
         /// `1m`: rows every `barMinutes`, built from 1-minute bars (`market/bars_1m/`); `1d`: one
         /// row per session at its close, from daily bars (`market/bars_1d/`).
-        public var frequency = "1m"
+        public var frequency = BarFrequency.minute
         public var barMinutes: Int
         /// Label horizon in bars, starting at the bar after the decision.
         public var labelHorizonBars: Int
@@ -43,7 +43,7 @@ public struct FeatureBuilder: Sendable {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    public var daily: Bool { configuration.frequency == "1d" }
+    public var daily: Bool { configuration.frequency == .daily }
 
     public var definitions: [FeatureDefinition] {
         daily ? FeatureDefinition.dailyBase + (configuration.includeSentiment ? FeatureDefinition.dailySentiment : [])

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// What a feature column is: the source of `feature_metadata.json` and of docs/features.
@@ -28,8 +29,8 @@ public struct FeatureDefinition: Sendable, Codable, Hashable {
     public static let dailySentiment: [FeatureDefinition] = SentimentFeatures.sessionDefinitions
 
     /// The base and sentiment features of a frequency (`1m` or `1d`).
-    public static func base(frequency: String) -> [FeatureDefinition] { frequency == "1d" ? dailyBase : base }
-    public static func sentiment(frequency: String) -> [FeatureDefinition] { frequency == "1d" ? dailySentiment : sentiment }
+    public static func base(frequency: BarFrequency) -> [FeatureDefinition] { frequency == .daily ? dailyBase : base }
+    public static func sentiment(frequency: BarFrequency) -> [FeatureDefinition] { frequency == .daily ? dailySentiment : sentiment }
 
     /// The feature reference as Markdown: docs/training.md is this output (`conviction features describe`).
     public static func markdownReference() -> String {

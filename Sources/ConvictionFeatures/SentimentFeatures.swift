@@ -1,6 +1,12 @@
 import ConvictionCore
 import Foundation
 
+/// Which time makes a post known: `created` (its `created_at`) or `received` (stricter: when
+/// Conviction received it). Historical posts are only ever known by `created_at`.
+public enum PointInTime: String, Sendable, Hashable, Codable, CaseIterable {
+    case created, received
+}
+
 /// A post's sentiment as the features see it.
 public struct SentimentObservation: Sendable {
     /// The instant the post counts from: `created_at`, or the receipt time (stricter).

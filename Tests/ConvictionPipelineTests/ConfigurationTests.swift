@@ -81,7 +81,7 @@ import Testing
         try c.validate()
         if path.hasSuffix("0.x.toml") { #expect(c.renderResolved() == ConvictionConfiguration().renderResolved()) }
         if path.hasSuffix("stocknet.toml") {
-            #expect(c.features.frequency == "1d" && c.aliases[Symbol("GOOG")] == Symbol("GOOGL"))
+            #expect(c.features.frequency == .daily && c.aliases[Symbol("GOOG")] == Symbol("GOOGL"))
         }
     }
 
@@ -94,7 +94,7 @@ import Testing
         fixed.training.validationStart = CivilDate(iso: "2015-10-01")
         #expect { try fixed.validate() } throws: { "\($0)".contains("training.validation_start") }
         var daily = ConvictionConfiguration.demo
-        daily.features.frequency = "1d"
+        daily.features.frequency = .daily
         #expect { try daily.validate() } throws: { "\($0)".contains("features.frequency") }
     }
 }

@@ -15,8 +15,8 @@ func makeContext(_ dir: URL, _ configure: (inout ConvictionConfiguration) -> Voi
     // In-process pipeline tests take posts by direct replay: a loaded test run can starve an
     // in-process stream for longer than its idle timeout (see docs/ingestion.md). The stream path
     // is tested by the stream suites and the CLI tests, each in processes of their own.
-    configuration.dataSource = "simulator"
-    configuration.simulationDelivery = "replay"
+    configuration.dataSource = .simulator
+    configuration.simulationDelivery = .replay
     configure(&configuration)
     try configuration.validate()
     var logger = Logger(label: "test")

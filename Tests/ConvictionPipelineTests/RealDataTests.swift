@@ -93,7 +93,7 @@ import Testing
         let gz = try JSONLines.encode([second])  // gzipped, named without .gz
         try gz.write(to: archive.appendingPathComponent("2015-01-30"))
         let context = try await makeContext(dir.appendingPathComponent("data")) {
-            $0.dataSource = "stored"
+            $0.dataSource = .stored
             $0.aliases = [Symbol("FB"): Symbol("META"), Symbol("GOOG"): Symbol("GOOGL")]
         }
         let outcome = try await IngestTask(context: context, files: [dir.appendingPathComponent("tweet").path]).run()
@@ -112,7 +112,7 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let lines = (0..<3).map { #"{"id":"x\#($0)","text":"$AAPL","created_at":"2015-01-02T10:00:00Z","author_id":"1"}"# } + ["not json"]
         try Data(lines.joined(separator: "\n").utf8).write(to: file)
-        let context = try await makeContext(dir.appendingPathComponent("data")) { $0.dataSource = "stored" }
+        let context = try await makeContext(dir.appendingPathComponent("data")) { $0.dataSource = .stored }
         let outcome = try await IngestTask(context: context, files: [file.path]).run()
         let failure = try #require(outcome.failures.first)
         #expect(failure.contains("every line was quarantined") && failure.contains("bad_value 3") && failure.contains("malformed 1"), "\(failure)")
@@ -121,7 +121,7 @@ import Testing
 
     @Test func replayWithoutFilesOrSimulatorOutputSaysWhatItExpected() async throws {
         let dir = TestSupport.temporaryDirectory("replay-nothing")
-        let context = try await makeContext(dir.appendingPathComponent("data")) { $0.dataSource = "stored" }
+        let context = try await makeContext(dir.appendingPathComponent("data")) { $0.dataSource = .stored }
         await #expect { try await IngestTask(context: context).replaySimulatorArchives() } throws: { error in
             "\(error)".contains("no files or folders were named") && "\(error)".contains("sim/stream/")
         }
@@ -193,7 +193,7 @@ import Testing
 
     @Test func theDeadZoneDropsSmallMovesAndLabelsTheRest() throws {
         var configuration = FeatureBuilder.Configuration()
-        configuration.frequency = "1d"
+        configuration.frequency = .daily
         let builder = FeatureBuilder(configuration: configuration)
         let closes = [100.0, 100.3, 99.9, 100.5, 99.8, 99.9]  // +0.30%, -0.40%, +0.60%, -0.70%, +0.10%
         let days = ["2015-06-01", "2015-06-02", "2015-06-03", "2015-06-04", "2015-06-05", "2015-06-08"]

@@ -17,7 +17,7 @@ import Testing
 struct S3PipelineTests {
     func context(bucket: String, catalog: String) async throws -> PipelineContext {
         var configuration = ConvictionConfiguration.demo
-        configuration.simulationDelivery = "replay"
+        configuration.simulationDelivery = .replay
         configuration.dataDir = "s3://\(bucket)/conviction"
         configuration.aws.endpoint = TestSupport.motoEndpoint!
         configuration.aws.createBucket = true

@@ -17,7 +17,7 @@ import Testing
         let dir = TestSupport.temporaryDirectory(label)
         _ = try await SimulateTask(context: try await makeContext(dir, tiny)).run()
         // Scoring is under test here: posts come by direct replay, not through the stream.
-        let ingest = try await IngestTask(context: try await makeContext(dir) { tiny(&$0); $0.dataSource = "simulator"; $0.simulationDelivery = "replay" }, files: []).run()
+        let ingest = try await IngestTask(context: try await makeContext(dir) { tiny(&$0); $0.dataSource = .simulator; $0.simulationDelivery = .replay }, files: []).run()
         #expect(ingest.failures.isEmpty && ingest.rows > 0, "\(ingest.failures)")
         return dir
     }

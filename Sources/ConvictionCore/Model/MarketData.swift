@@ -1,3 +1,11 @@
+/// How often a bar series or a feature matrix has a row.
+public enum BarFrequency: String, Sendable, Hashable, Codable, CaseIterable {
+    /// 1-minute bars (`market/bars_1m/`); feature rows every `features.bar_minutes`.
+    case minute = "1m"
+    /// Daily bars (`market/bars_1d/`); one feature row per session, at its close.
+    case daily = "1d"
+}
+
 /// One OHLCV bar. `start` is the instant the bar opens, `end` the instant it closes; a bar's values
 /// are knowable only from `end` on.
 public struct PriceBar: Sendable, Hashable, Codable {

@@ -7,8 +7,12 @@ import Foundation
 public struct HyperparameterSearch: Sendable {
     public struct Settings: Sendable, Hashable, Codable {
         public var trials = 0
-        /// `tpe` or `random`.
-        public var sampler = "tpe"
+        public enum SamplerKind: String, Sendable, Hashable, Codable, CaseIterable {
+            /// Tree-structured Parzen Estimator.
+            case tpe
+            case random
+        }
+        public var sampler = SamplerKind.tpe
         public var maxRounds = 400
         public var earlyStoppingRounds = 30
         /// Validation AUC is computed every this many rounds (the pruning checkpoints).
@@ -42,7 +46,7 @@ public struct HyperparameterSearch: Sendable {
     public func run(train: DMatrix, validation: DMatrix, validationLabels: [Int], stream: String,
                     progress: (Trial) -> Void = { _ in }) throws -> [Trial] {
         let samplerSeed = UInt64(truncatingIfNeeded: seed) &+ UInt64(truncatingIfNeeded: stream.hashValueStable)
-        let sampler: any Sampler = settings.sampler == "random" ? RandomSampler(seed: samplerSeed) : TPESampler(seed: samplerSeed)
+        let sampler: any Sampler = settings.sampler == .random ? RandomSampler(seed: samplerSeed) : TPESampler(seed: samplerSeed)
         let pruner = MedianPruner(warmupRounds: 3 * settings.evaluationInterval)
         var history: [Trial] = []
         for number in 0..<settings.trials {

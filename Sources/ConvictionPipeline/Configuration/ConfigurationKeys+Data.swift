@@ -10,7 +10,7 @@ extension ConvictionConfiguration {
         Key(name: "data.dir", help: "Store root folder (relative to the working directory).",
             get: { .string($0.dataDir) }, set: { c, v throws(ValueError) in c.dataDir = try string(v) }),
         Key(name: "data.source", help: "Where posts, bars and news come from: stored (what was ingested, imported or streamed into the store) or simulator (the embedded market simulator writes them first; the demo only). A store never mixes the two.",
-            get: { .string($0.dataSource) }, set: { c, v throws(ValueError) in c.dataSource = try oneOf(v, ["stored", "simulator"]) }),
+            get: { .string($0.dataSource.rawValue) }, set: { c, v throws(ValueError) in c.dataSource = try choice(v) }),
         Key(name: "data.catalog", help: "Local catalog file; empty = <data.dir>/catalog.sqlite (for s3:// a cache in .conviction-cache/).",
             get: { .string($0.catalogPath) }, set: { c, v throws(ValueError) in c.catalogPath = try string(v) }),
         Key(name: "universe.symbols", help: "Symbols to ingest, score and model.",
@@ -44,7 +44,7 @@ extension ConvictionConfiguration {
                 c.aliases = aliases
             }),
         Key(name: "simulation.delivery", help: "How the simulator's posts reach the raw store: stream (published by the local X API server and streamed through the real X client) or replay (replayed directly).",
-            get: { .string($0.simulationDelivery) }, set: { c, v throws(ValueError) in c.simulationDelivery = try oneOf(v, ["stream", "replay"]) }),
+            get: { .string($0.simulationDelivery.rawValue) }, set: { c, v throws(ValueError) in c.simulationDelivery = try choice(v) }),
         Key(name: "simulation.seed", help: "Seed: the same seed and settings give byte-identical data.",
             get: { .integer(Int($0.simulation.seed)) }, set: { c, v throws(ValueError) in c.simulation.seed = UInt64(try int(v, 0...Int.max)) }),
         Key(name: "simulation.start", help: "First calendar day (YYYY-MM-DD); the first session is on or after it.",

@@ -51,7 +51,7 @@ extension ConvictionConfiguration {
         Key(name: "training.trials", help: "Hyperparameter search trials per fold and model, tuned inside each training window; 0 = the fixed parameters above.",
             get: { .integer($0.training.search.trials) }, set: { c, v throws(ValueError) in c.training.search.trials = try int(v, 0...1000) }),
         Key(name: "training.sampler", help: "Search sampler: tpe (Tree-structured Parzen Estimator) or random.",
-            get: { .string($0.training.search.sampler) }, set: { c, v throws(ValueError) in c.training.search.sampler = try oneOf(v, ["tpe", "random"]) }),
+            get: { .string($0.training.search.sampler.rawValue) }, set: { c, v throws(ValueError) in c.training.search.sampler = try choice(v) }),
         Key(name: "training.max_rounds", help: "Most boosting rounds a search trial may use (early stopping picks the number).",
             get: { .integer($0.training.search.maxRounds) }, set: { c, v throws(ValueError) in c.training.search.maxRounds = try int(v, 10...10_000) }),
         Key(name: "training.early_stopping_rounds", help: "A trial stops after this many rounds without a better validation AUC.",

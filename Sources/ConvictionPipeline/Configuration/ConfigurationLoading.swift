@@ -80,10 +80,10 @@ extension ConvictionConfiguration {
         } else if training.validationStart != nil || training.testEnd != nil || training.trainStart != nil {
             throw Error(description: "training.train_start, training.validation_start and training.test_end need training.test_start (fixed-date evaluation)")
         }
-        if features.frequency == "1d" && simulates {
+        if features.frequency == .daily && simulates {
             throw Error(description: "features.frequency = \"1d\" reads imported daily bars; the simulator makes 1-minute bars (use data.source = \"stored\")")
         }
-        if features.frequency == "1m", features.labelHorizonBars * features.barMinutes >= 390 {
+        if features.frequency == .minute, features.labelHorizonBars * features.barMinutes >= 390 {
             throw Error(description: "features.label_horizon_bars: \(features.labelHorizonBars) bars of \(features.barMinutes) minutes do not fit in a session")
         }
         if simulates, !training.isFixedDate, simulation.sessions < training.folds + 1 {

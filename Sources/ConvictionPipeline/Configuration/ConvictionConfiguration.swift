@@ -15,7 +15,7 @@ public struct ConvictionConfiguration: Sendable {
     /// Where every stage's inputs (posts, bars, news) come from: `stored` (what was ingested, imported
     /// or streamed into the store; the production default) or `simulator` (the embedded market
     /// simulator writes them first: the demo's configuration only).
-    public var dataSource = "stored"
+    public var dataSource = DataSource.stored
     public var symbols = Symbol.universe
     /// Former or alternative tickers and the symbol their posts count as. META was FB until 2022;
     /// GOOG -> GOOGL is a configuration choice (different share classes).
@@ -27,13 +27,12 @@ public struct ConvictionConfiguration: Sendable {
     public var simulation = MarketSimulator.Configuration()
     /// How the simulator's posts reach the raw store: `stream` (published by the local X API server,
     /// streamed in through the real X client) or `replay` (replayed directly).
-    public var simulationDelivery = "stream"
+    public var simulationDelivery = SimulationDelivery.stream
     public var scoring = ScoringSettings()
     public var llm = LLMSentimentScorer.Settings()
     public var gpu = GPUSettings()
     public var features = FeatureBuilder.Configuration()
-    /// `created` (post `created_at`) or `received` (stricter: when Conviction received it).
-    public var pointInTime = "created"
+    public var pointInTime = PointInTime.created
     /// Below this share of symbol-days with posts, posts count as unavailable and the run measures
     /// news sentiment instead of failing.
     public var minPostCoverage = 0.5
@@ -70,11 +69,26 @@ public struct ConvictionConfiguration: Sendable {
     /// market simulator as the data source.
     public static let demo: ConvictionConfiguration = {
         var c = ConvictionConfiguration()
-        c.dataSource = "simulator"
+        c.dataSource = .simulator
         return c
     }()
 
-    public var simulates: Bool { dataSource == "simulator" }
+    public var simulates: Bool { dataSource == .simulator }
+
+    public enum DataSource: String, Sendable, CaseIterable {
+        /// What was ingested, imported or streamed into the store: the production default.
+        case stored
+        /// The embedded market simulator writes posts, bars and news first: the demo only.
+        case simulator
+    }
+
+    /// How the simulator's posts reach the raw store.
+    public enum SimulationDelivery: String, Sendable, CaseIterable {
+        /// Published by the local X API server and streamed in through the real X client.
+        case stream
+        /// Replayed directly.
+        case replay
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible, Sendable {
         public let description: String

@@ -220,7 +220,7 @@ public struct RunReport: Codable, Sendable {
         var md = """
 
         ## Hyperparameter search (nested)
-        \(search.sampler == "tpe" ? "TPE" : "Random") search, \(search.trials) trials per fold and model. Each trial trains on its
+        \(search.sampler == .tpe ? "TPE" : "Random") search, \(search.trials) trials per fold and model. Each trial trains on its
         fold's training window less the latest \(Int(search.validationShare * 100))% of days, which score it by AUC (purged and
         embargoed like a test span); early stopping after \(search.earlyStoppingRounds) rounds without improvement (at most
         \(search.maxRounds)); median pruning every \(search.evaluationInterval) rounds. The best trial's parameters and rounds

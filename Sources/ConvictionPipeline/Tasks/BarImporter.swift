@@ -10,7 +10,7 @@ import Foundation
 /// are scaled by the same factor; the file's own columns are kept beside them (`raw_*`). Rows
 /// that cannot be used are reported by line and quarantined; missing bars are reported per session.
 public struct BarImporter: Sendable {
-    public enum Frequency: String, Sendable { case minute = "1m", daily = "1d" }
+    public typealias Frequency = BarFrequency
 
     public struct Report: Sendable {
         public var imported = 0

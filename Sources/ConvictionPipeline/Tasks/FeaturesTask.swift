@@ -55,7 +55,7 @@ public struct FeaturesTask: Sendable {
                 continue
             }
             var hasher = ContentHasher()
-            hasher.update(String(Self.schemaVersion)); hasher.update("computation-v\(Self.computationVersion)"); hasher.update(try JSON.encode(config.features)); hasher.update(config.pointInTime)
+            hasher.update(String(Self.schemaVersion)); hasher.update("computation-v\(Self.computationVersion)"); hasher.update(try JSON.encode(config.features)); hasher.update(config.pointInTime.rawValue)
             var loaded: [String: Data] = [:]
             for key in inputs {
                 let data = try await store.get(key)
@@ -73,7 +73,7 @@ public struct FeaturesTask: Sendable {
             }
             let minuteBars = try keys(bars, symbol).flatMap { try MarketTables.decodeBars(loaded[$0]!, source: $0) }.sorted { $0.start < $1.start }
             let newsEvents = try keys(news, symbol).flatMap { try MarketTables.decodeNews(loaded[$0]!, source: $0) }
-            let received = config.pointInTime == "received"
+            let received = config.pointInTime == .received
             let symbolScores = config.features.includeSentiment
                 ? try keys(scores, symbol).flatMap { try MarketTables.decodeScores(loaded[$0]!, source: $0) } : []
             let posts = symbolScores
@@ -100,7 +100,7 @@ public struct FeaturesTask: Sendable {
         // Without posts, the post checks cannot pass; that is not bad data but a missing source, and
         // training measures news sentiment instead (TrainTask), so they become notes.
         if config.features.includeSentiment,
-           let reason = try await PostCoverage.measure(store, symbols: Set(config.symbols), daily: config.features.frequency == "1d").unavailable(threshold: context.configuration.minPostCoverage) {
+           let reason = try await PostCoverage.measure(store, symbols: Set(config.symbols), daily: config.features.frequency == .daily).unavailable(threshold: context.configuration.minPostCoverage) {
             let postChecks: Set<String> = ["completeness", "stale_sentiment", "post_volume"]
             let skipped = failed.filter { postChecks.contains($0.check) }
             failed.removeAll { postChecks.contains($0.check) }
@@ -134,8 +134,8 @@ public struct FeaturesTask: Sendable {
     public var metadata: Metadata {
         let config = context.configuration
         return Metadata(
-            version: Self.schemaVersion, frequency: config.features.frequency, barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
-            pointInTime: config.pointInTime, includeSentiment: config.features.includeSentiment,
+            version: Self.schemaVersion, frequency: config.features.frequency.rawValue, barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
+            pointInTime: config.pointInTime.rawValue, includeSentiment: config.features.includeSentiment,
             timestamp: builder.daily
                 ? "timestamp: the decision time, the session's close (16:00 New York, 13:00 on early-close days, as UTC); every feature uses only information from before it"
                 : "timestamp: the decision time, the close of the bar (UTC); every feature uses only information from before it",

@@ -25,7 +25,7 @@ public struct IngestTask: Sendable {
             outcome.notes.append("data.source = stored: using the posts already in raw/posts/")
             return outcome
         }
-        return context.configuration.simulationDelivery == "replay" ? try await replaySimulatorArchives() : try await emulatedStream()
+        return context.configuration.simulationDelivery == .replay ? try await replaySimulatorArchives() : try await emulatedStream()
     }
 
     /// The simulator's archive files, in key order.

@@ -28,7 +28,7 @@ public struct TrainTask: Sendable {
         if context.dryRun {
             let search = config.training.search
             let tuning = search.trials > 0
-                ? "\(search.sampler) search of \(search.trials) trials per fold and model inside each training window (up to \(search.maxRounds) rounds, early stopping \(search.earlyStoppingRounds))"
+                ? "\(search.sampler.rawValue) search of \(search.trials) trials per fold and model inside each training window (up to \(search.maxRounds) rounds, early stopping \(search.earlyStoppingRounds))"
                 : "\(config.training.rounds) rounds with fixed parameters"
             outcome.planned = ["train XGBoost \(library.versionString) (\(library.path)) walk-forward, \(config.training.folds) folds, \(tuning), with and without sentiment, then a negative control; \(keys.count) feature matrices present now"]
             return (outcome, nil)
@@ -58,7 +58,7 @@ public struct TrainTask: Sendable {
             return (outcome, report)
         }
 
-        let daily = config.features.frequency == "1d"
+        let daily = config.features.frequency == .daily
         let dataset = try Self.dataset(from: files, deadZone: config.training.deadZone)
         var base = FeatureDefinition.base(frequency: config.features.frequency).map(\.name)
         var sentiment = FeatureDefinition.sentiment(frequency: config.features.frequency).map(\.name).filter { dataset.data.featureNames.contains($0) }
@@ -68,7 +68,7 @@ public struct TrainTask: Sendable {
         // Posts unavailable (X down, no credentials, too little coverage): measure what news sentiment
         // adds instead, say so, and do not fail.
         var degradation: String?
-        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet, daily: config.features.frequency == "1d")
+        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet, daily: config.features.frequency == .daily)
             .unavailable(threshold: config.minPostCoverage) {
             let news = FeatureDefinition.base(frequency: config.features.frequency).filter { $0.group == .news }.map(\.name)
             degradation = reason + "; measured what news sentiment adds instead (" + news.joined(separator: ", ") + ")"
@@ -115,7 +115,7 @@ public struct TrainTask: Sendable {
         let plainReport = RunReport(runID: runID, createdAt: Timestamps.iso8601(Timestamps.now()), symbols: dataset.symbols.map(\.rawValue),
                                firstDay: dataset.firstDay, lastDay: dataset.lastDay, simulation: config.simulation,
                                barMinutes: config.features.barMinutes, labelHorizonBars: config.features.labelHorizonBars,
-                               pointInTime: config.pointInTime, training: config.training, result: result,
+                               pointInTime: config.pointInTime.rawValue, training: config.training, result: result,
                                sentimentIncluded: !sentiment.isEmpty, audit: audit, negativeControl: control,
                                informationCoefficients: ics, degradation: degradation)
         let testLabels = result.testIndices.map { dataset.data.labels[$0] }
@@ -123,7 +123,7 @@ public struct TrainTask: Sendable {
             baseline: Classification(scores: result.baselineScores, labels: testLabels),
             withSentiment: Classification(scores: result.augmentedScores, labels: testLabels), deadZoneDropped: dataset.deadZoneDropped)
         var fullReport = plainReport
-        fullReport.frequency = config.features.frequency
+        fullReport.frequency = config.features.frequency.rawValue
         fullReport.algorithm = algorithm
         fullReport.classification = classification
         let folder = Dataset.runs.rawValue + "/\(runID)/"
