@@ -55,7 +55,7 @@ public struct FeatureBuilder: Sendable {
     /// the training stage's (`training.dead_zone`), from `forward_return`.
     public func buildDaily(symbol: Symbol, dailyBars: [PriceBar], news: [NewsEvent], posts: [SentimentObservation]) -> FeatureMatrix {
         let series = DailySeries(dailyBars: dailyBars)
-        let base = DailyFeatures(bars: series, news: news.sorted { $0.publishedAt < $1.publishedAt })
+        let base = DailyFeatures.compute(bars: series, news: news.sorted { $0.publishedAt < $1.publishedAt })
         var columns = base.columns
         let times = series.closeTime
         if configuration.includeSentiment {
@@ -80,7 +80,7 @@ public struct FeatureBuilder: Sendable {
     /// `minuteBars` sorted by start; `news` and `posts` in any order.
     public func build(symbol: Symbol, minuteBars: [PriceBar], news: [NewsEvent], posts: [SentimentObservation]) -> FeatureMatrix {
         let series = BarSeries(minuteBars: minuteBars, barMinutes: configuration.barMinutes)
-        let base = BaseFeatures(bars: series, news: news.sorted { $0.publishedAt < $1.publishedAt })
+        let base = BaseFeatures.compute(bars: series, news: news.sorted { $0.publishedAt < $1.publishedAt })
         var columns = base.columns
         if configuration.includeSentiment {
             let newsSentiment = base.columns[base.definitions.firstIndex { $0.name == "news_sentiment" }!]

@@ -17,13 +17,13 @@ public struct FeatureDefinition: Sendable, Codable, Hashable {
     }
 
     /// The 67 base features, in matrix order.
-    public static let base: [FeatureDefinition] = BaseFeatures(bars: BarSeries(minuteBars: [], barMinutes: 5), news: []).definitions
+    public static let base: [FeatureDefinition] = BaseFeatures.compute(bars: BarSeries(minuteBars: [], barMinutes: 5), news: []).definitions
 
     /// The sentiment features, in matrix order.
     public static let sentiment: [FeatureDefinition] = SentimentFeatures.definitions
 
     /// The daily base features (`features.frequency = "1d"`), in matrix order.
-    public static let dailyBase: [FeatureDefinition] = DailyFeatures(bars: DailySeries(dailyBars: []), news: []).definitions
+    public static let dailyBase: [FeatureDefinition] = DailyFeatures.compute(bars: DailySeries(dailyBars: []), news: []).definitions
 
     /// The sentiment features of daily rows: the same names; `daily` is the session's window.
     public static let dailySentiment: [FeatureDefinition] = SentimentFeatures.sessionDefinitions
