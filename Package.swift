@@ -40,10 +40,12 @@ let package = Package(
         .target(name: "ConvictionCore"),
         // The one HTTP layer: the process's HTTP client, the retry policy and the loopback server.
         .target(name: "ConvictionHTTP", dependencies: ["ConvictionCore", asyncHTTPClient] + nio),
+        // The X payload schema: its Codable types, the one reader and the one writer.
+        .target(name: "ConvictionXPayload", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
-        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
+        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
         // The local X API server: tests and `make demo` stream through the real client against it.
-        .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionIngest"] + nio),
+        .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload"] + nio),
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),
         // The local stand-in for a GPU scoring instance: an OpenAI-compatible server and the spot notice.
         .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionScoring"] + nio),
@@ -53,7 +55,7 @@ let package = Package(
         .target(
             name: "ConvictionPipeline",
             dependencies: [
-                "ConvictionCore", "ConvictionStore", "ConvictionIngest", "ConvictionScoring",
+                "ConvictionCore", "ConvictionStore", "ConvictionXPayload", "ConvictionIngest", "ConvictionScoring",
                 "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
             ]
         ),
@@ -65,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConvictionCLI",
-            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging] + serviceLifecycle
+            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", "ConvictionPipeline", "ConvictionScoring", "ConvictionXEmulator", "ConvictionLLMEmulator", "ConvictionDashboard", argumentParser, logging] + serviceLifecycle
         ),
 
         // MARK: - Benchmarks (make bench)
@@ -80,15 +82,15 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionHTTP", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionLLMEmulator", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionFeatures", "ConvictionCore", "ConvictionIngest", "ConvictionScoring", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionFeaturesTests", dependencies: ["ConvictionXPayload", "ConvictionFeatures", "ConvictionCore", "ConvictionIngest", "ConvictionScoring", "ConvictionTesting"]),
         .testTarget(name: "ConvictionModelingTests", dependencies: ["ConvictionModeling", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(
             name: "ConvictionPipelineTests",
-            dependencies: ["ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", logging]
+            dependencies: ["ConvictionXPayload", "ConvictionPipeline", "ConvictionStore", "ConvictionIngest", "ConvictionFeatures", "ConvictionModeling", "ConvictionScoring", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", logging]
         ),
         .testTarget(
             name: "ConvictionDashboardTests",

@@ -15,12 +15,23 @@ indirect enum RuleQuery: Sendable, Equatable {
     struct SyntaxError: Error, CustomStringConvertible { let description: String }
 
     /// What a post offers to matching.
+    /// What a rule is matched against. Its words come from this server's own tokenizer, not the
+    /// client's filter, so a tokenizer bug on either side shows up in tests as a disagreement.
     struct Subject: Sendable {
         var cashtags: Set<String>
         var words: Set<String>
         var loweredText: String
         var lang: String?
         var isRetweet: Bool
+
+        init(text: String, cashtags: [String], lang: String?, isRetweet: Bool) {
+            loweredText = text.lowercased()
+            // X matches keywords as whole tokens: runs of letters and digits, in any script.
+            words = Set(loweredText.split { !($0.isLetter || $0.isNumber) }.map(String.init))
+            self.cashtags = Set(cashtags.map { $0.uppercased() })
+            self.lang = lang
+            self.isRetweet = isRetweet
+        }
     }
 
     static func parse(_ text: String) throws -> RuleQuery {

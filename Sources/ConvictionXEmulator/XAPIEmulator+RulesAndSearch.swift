@@ -1,6 +1,6 @@
 import ConvictionCore
 import ConvictionHTTP
-import ConvictionIngest
+import ConvictionXPayload
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -27,8 +27,8 @@ extension XAPIEmulator {
             for item in add {
                 let value = item["value"] as? String ?? ""
                 do {
-                    guard value.count <= StreamRuleSet.maxRuleLength else {
-                        throw RuleQuery.SyntaxError(description: "Rules must be \(StreamRuleSet.maxRuleLength) characters or less")
+                    guard value.count <= XAPILimits.maxRuleLength else {
+                        throw RuleQuery.SyntaxError(description: "Rules must be \(XAPILimits.maxRuleLength) characters or less")
                     }
                     accepted.append((StreamRule(value: value, tag: item["tag"] as? String), try RuleQuery.parse(value)))
                 } catch {
@@ -36,9 +36,9 @@ extension XAPIEmulator {
                                    "type": "https://api.twitter.com/2/problems/invalid-rules"])
                 }
             }
-            let tooMany = mutable.withLockedValue { $0.rules.count + accepted.count > StreamRuleSet.maxRules }
+            let tooMany = mutable.withLockedValue { $0.rules.count + accepted.count > XAPILimits.maxRules }
             if tooMany {
-                errors.append(["title": "RulesCapExceeded", "details": ["more than \(StreamRuleSet.maxRules) rules"], "value": ""])
+                errors.append(["title": "RulesCapExceeded", "details": ["more than \(XAPILimits.maxRules) rules"], "value": ""])
             }
             var created: [[String: Any]] = []
             if errors.isEmpty {
@@ -83,7 +83,7 @@ extension XAPIEmulator {
             try await writer.respond(.badRequest, body: json(["title": "Invalid Request", "detail": detail, "status": 400]), headers: limitHeaders)
         }
         guard let queryText = request.query["query"], !queryText.isEmpty else { return try await bad("query is required") }
-        guard queryText.count <= StreamRuleSet.maxQueryLength else { return try await bad("query is longer than 512 characters") }
+        guard queryText.count <= XAPILimits.maxQueryLength else { return try await bad("query is longer than 512 characters") }
         let maxResults = Int(request.query["max_results"] ?? "10") ?? 0
         guard (10...100).contains(maxResults) else { return try await bad("max_results must be between 10 and 100") }
         let query: RuleQuery
@@ -99,17 +99,10 @@ extension XAPIEmulator {
             if page.count == maxResults { more = true; break }
             page.append(entry)
         }
-        var body = Array("{".utf8)
-        if !page.isEmpty {
-            body += Array("\"data\":[".utf8) + Array(page.map(\.data).joined(separator: Array(",".utf8))) + Array("],".utf8)
-            var seen: Set<[UInt8]> = []
-            let users = page.compactMap(\.author).filter { seen.insert($0).inserted }
-            body += Array("\"includes\":{\"users\":[".utf8) + Array(users.joined(separator: Array(",".utf8))) + Array("]},".utf8)
-        }
-        var meta: [String: Any] = ["result_count": page.count]
-        if let first = page.first, let last = page.last { meta["newest_id"] = String(first.id); meta["oldest_id"] = String(last.id) }
-        if more, let last = page.last { meta["next_token"] = String(last.id) }
-        body += Array("\"meta\":".utf8) + Array(json(meta)) + Array("}".utf8)
+        var seen: Set<[UInt8]> = []
+        let users = page.compactMap(\.author).filter { seen.insert($0).inserted }
+        let body = XPayloadWriter.searchPage(posts: page.map(\.data), users: users, newestID: page.first.map { String($0.id) },
+                                             oldestID: page.last.map { String($0.id) }, nextToken: more ? page.last.map { String($0.id) } : nil)
         try await writer.respond(.ok, body: Data(body), headers: limitHeaders)
     }
 }

@@ -1,6 +1,6 @@
 import ConvictionCore
 import ConvictionHTTP
-import ConvictionIngest
+import ConvictionXPayload
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore

@@ -3,6 +3,7 @@ import ConvictionFeatures
 import ConvictionIngest
 import ConvictionScoring
 import ConvictionTesting
+import ConvictionXPayload
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import ConvictionCore
 import ConvictionIngest
 import ConvictionStore
 import ConvictionTesting
+import ConvictionXPayload
 import Foundation
 import Testing
 

@@ -4,6 +4,7 @@ import ConvictionIngest
 import ConvictionStore
 import ConvictionTesting
 import ConvictionXEmulator
+import ConvictionXPayload
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import ConvictionCore
 import ConvictionFeatures
 import ConvictionIngest
 import ConvictionPipeline
+import ConvictionXPayload
 import Testing
 
 @Suite(.timeLimit(.minutes(10))) struct QualityChecksTests {

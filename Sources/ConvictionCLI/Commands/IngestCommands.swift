@@ -5,6 +5,7 @@ import ConvictionIngest
 import ConvictionPipeline
 import ConvictionStore
 import ConvictionXEmulator
+import ConvictionXPayload
 import Foundation
 import Logging
 

@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionXPayload
 import Foundation
 
 /// Turns one X API payload line (v2, or a v1.1 status) into a `Post` and the symbols it is about,
@@ -27,8 +28,8 @@ public struct PostNormalizer: Sendable {
     /// or a bare post object, as archives often hold. `receivedAt` nil means the line carries no
     /// arrival time (an archive): the post's `created_at` stands in for it.
     public func normalize(_ line: Data, receivedAt: EpochMillis?) throws(Rejection) -> (post: Post, symbols: [Symbol]) {
-        let fields: PostLineParser.Fields
-        do { fields = try PostLineParser.parse(line) } catch { throw Rejection(reason: "malformed", detail: error.detail) }
+        let fields: XPayloadReader.Fields
+        do { fields = try XPayloadReader.parse(line) } catch { throw Rejection(reason: "malformed", detail: error.detail) }
         if let notice = fields.notice, fields.id == nil {
             throw Rejection(reason: "notice_" + notice, detail: "a v1.1 \(notice) notice, not a post", isNotice: true)
         }

@@ -1,4 +1,5 @@
 import ConvictionCore
+import ConvictionXPayload
 import Foundation
 
 /// The embedded default data source: a deterministic simulation of 1-minute prices, news and

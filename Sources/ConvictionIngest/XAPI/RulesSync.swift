@@ -1,3 +1,4 @@
+import ConvictionXPayload
 /// Makes the server's stream rules equal the wanted ones: list, diff by value and tag, validate
 /// the additions with `dry_run`, then add and delete.
 public struct RulesSync: Sendable {

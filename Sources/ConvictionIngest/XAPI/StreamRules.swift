@@ -1,22 +1,13 @@
 import ConvictionCore
-
-/// A filtered-stream rule: X matches `value` and reports `tag` in `matching_rules`.
-public struct StreamRule: Codable, Sendable, Hashable {
-    public var id: String?
-    public var value: String
-    public var tag: String?
-
-    public init(id: String? = nil, value: String, tag: String?) { self.id = id; self.value = value; self.tag = tag }
-}
+import ConvictionXPayload
 
 /// Derives Conviction's rules from the configuration: one rule per symbol, tagged with the symbol,
 /// so `matching_rules` names it. Ambiguous cashtags ($V, $MA) also require a financial keyword.
 public struct StreamRuleSet: Sendable {
-    /// X's limits for the pay-per-use tier (see docs/ingestion.md); checked before anything is sent.
-    public static let maxRuleLength = 1024
-    public static let maxRules = 1000
-    /// Recent search's query limit, for the backfill queries.
-    public static let maxQueryLength = 512
+    /// X's limits, checked before anything is sent.
+    public static let maxRuleLength = XAPILimits.maxRuleLength
+    public static let maxRules = XAPILimits.maxRules
+    public static let maxQueryLength = XAPILimits.maxQueryLength
 
     public let symbols: [Symbol]
     public let filters: IngestFilters

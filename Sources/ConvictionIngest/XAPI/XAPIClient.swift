@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ConvictionCore
 import ConvictionHTTP
+import ConvictionXPayload
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -149,7 +150,8 @@ public final class XAPIClient: Sendable {
     // MARK: - Recent search
 
     /// One page of recent search, each post rebuilt as a stream message
-    /// (`{"data":..., "includes":{"users":[author]}}`) so every source shares one raw format.
+    /// (`{"data":..., "includes":{"users":[author]}}`, the post and author as X sent them) so every
+    /// source shares one raw format.
     public struct SearchPage: Sendable {
         public var posts: [Data]
         public var nextToken: String?
@@ -162,19 +164,19 @@ public final class XAPIClient: Sendable {
         if let untilID { parameters.append(("until_id", untilID)) }
         if let nextToken { parameters.append(("next_token", nextToken)) }
         let (body, rateLimit) = try await call(request("/2/tweets/search/recent", query: parameters), endpoint: "GET search/recent")
-        guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw XAPIError(status: 200, title: "malformed search response", detail: "not a JSON object", rateLimit: rateLimit, endpoint: "GET search/recent")
+        let page: XPayloadReader.SearchPage
+        do { page = try XPayloadReader.searchPage(body) } catch {
+            throw XAPIError(status: 200, title: "malformed search response", detail: error.detail, rateLimit: rateLimit, endpoint: "GET search/recent")
         }
-        let users = ((object["includes"] as? [String: Any])?["users"] as? [[String: Any]]) ?? []
-        let usersByID = Dictionary(users.compactMap { u in (u["id"] as? String).map { ($0, u) } }, uniquingKeysWith: { a, _ in a })
-        var posts: [Data] = []
-        for tweet in object["data"] as? [[String: Any]] ?? [] {
-            var message: [String: Any] = ["data": tweet]
-            if let author = (tweet["author_id"] as? String).flatMap({ usersByID[$0] }) { message["includes"] = ["users": [author]] }
-            posts.append(try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
+        let bytes = [UInt8](body)
+        var usersByID: [String: [UInt8]] = [:]
+        for user in page.users where usersByID[user.id] == nil { usersByID[user.id] = Array(bytes[user.range]) }
+        let posts = page.posts.map { post in
+            let author = post.authorID.flatMap { usersByID[$0] }
+            return Data(XPayloadWriter.streamMessage(data: bytes[post.range], includes: author.map { XPayloadWriter.includes(users: [$0]) },
+                                                     matchingRules: nil))
         }
-        let meta = object["meta"] as? [String: Any]
-        return SearchPage(posts: posts, nextToken: meta?["next_token"] as? String, rateLimit: rateLimit)
+        return SearchPage(posts: posts, nextToken: page.nextToken, rateLimit: rateLimit)
     }
 
     // MARK: - Stream

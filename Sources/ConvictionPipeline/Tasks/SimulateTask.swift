@@ -1,6 +1,7 @@
 import ConvictionCore
 import ConvictionIngest
 import ConvictionStore
+import ConvictionXPayload
 import Foundation
 import Logging
 
@@ -60,11 +61,9 @@ public struct SimulateTask: Sendable {
             }
             outcome.rows += output.bars.count
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let allPosts = outputs.flatMap(\.posts).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         for (date, posts) in Dictionary(grouping: allPosts, by: { Self.utcDate($0.createdAt) }).sorted(by: { $0.key < $1.key }) {
-            let lines = try posts.map { try encoder.encode($0.message) }
+            let lines = try posts.map { try XPayloadWriter.encode($0.message) }
             try await put(Partition(.simulatedStream, date: date).prefix + "part-0.jsonl.gz", try JSONLines.encode(lines))
         }
         try await context.catalog.record(.init(stage: Self.stage, unit: unit, inputHash: inputHash, outputKeys: keys.joined(separator: "\n"),

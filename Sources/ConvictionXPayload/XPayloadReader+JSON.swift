@@ -3,7 +3,7 @@ import Foundation
 
 /// The JSON scanner under the parser: it reads values in place from the line's bytes, without
 /// building a document, and names the path of anything it cannot read.
-extension PostLineParser {
+extension XPayloadReader {
     // MARK: - JSON
 
     mutating func skipWhitespace() {
@@ -21,7 +21,7 @@ extension PostLineParser {
     }
 
     /// Iterates an object's members; `body` must consume the value.
-    mutating func object(_ body: (String, inout PostLineParser) throws(Failure) -> Void) throws(Failure) {
+    mutating func object(_ body: (String, inout XPayloadReader) throws(Failure) -> Void) throws(Failure) {
         guard try peek() == UInt8(ascii: "{") else { throw Failure(detail: "not valid JSON") }
         i += 1
         if try peek() == UInt8(ascii: "}") { i += 1; return }
@@ -38,7 +38,7 @@ extension PostLineParser {
         }
     }
 
-    mutating func array(_ body: (inout PostLineParser) throws(Failure) -> Void) throws(Failure) {
+    mutating func array(_ body: (inout XPayloadReader) throws(Failure) -> Void) throws(Failure) {
         guard try peek() == UInt8(ascii: "[") else { throw Failure(detail: "not valid JSON") }
         i += 1
         if try peek() == UInt8(ascii: "]") { i += 1; return }
@@ -209,7 +209,7 @@ extension PostLineParser {
 
     /// RFC 8259 number grammar: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
     mutating func number() throws(Failure) {
-        func digits(_ p: inout PostLineParser) -> Int {
+        func digits(_ p: inout XPayloadReader) -> Int {
             let s = p.i
             while p.i < p.bytes.count, p.bytes[p.i] >= 48, p.bytes[p.i] <= 57 { p.i += 1 }
             return p.i - s

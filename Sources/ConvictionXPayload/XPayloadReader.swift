@@ -8,44 +8,57 @@ import Foundation
 /// A strict JSON reader (RFC 8259: every value is checked, unknown keys are skipped) that
 /// materialises only the fields the normaliser needs, instead of building Codable containers for
 /// every key: ingestion parses each post once, and this is most of its time. Errors name the field
-/// the way `PostNormalizer` reports them (`field data.text: missing`).
-struct PostLineParser {
-    struct Failure: Error { let detail: String }
+/// the way the normaliser reports them (`field data.text: missing`).
+///
+/// The one reader of the X payload schema: ingestion, the local X API server and the X client's
+/// search pages all read through it; `XPayloadWriter` is the one writer.
+public struct XPayloadReader {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let detail: String
+        public var description: String { detail }
+    }
 
     /// The fields of a stream message (or of a bare post object).
-    struct Fields {
-        var id: String?
-        var text: String?
-        var createdAt: String?
-        var authorID: String?
-        var lang: String?
-        var likeCount = 0
-        var retweetCount = 0
-        var cashtags: [String] = []
-        var isRetweet = false
-        var ruleTags: [String] = []
+    public struct Fields: Sendable {
+        public var id: String?
+        public var text: String?
+        public var createdAt: String?
+        public var authorID: String?
+        public var lang: String?
+        public var likeCount = 0
+        public var retweetCount = 0
+        public var cashtags: [String] = []
+        public var isRetweet = false
+        public var ruleTags: [String] = []
         /// (user id, followers) from `includes.users`.
-        var users: [(String, Int)] = []
-        var sawData = false
+        public var users: [(String, Int)] = []
+        public var sawData = false
         /// v1.1: `extended_tweet.full_text` / `full_text` and the extended entities win over the
         /// truncated `text` and its entities.
-        var fullText: String?
-        var extendedCashtags: [String]?
+        public var fullText: String?
+        public var extendedCashtags: [String]?
         /// v1.1 stream notices (`delete`, `limit`, ...): not posts.
-        var notice: String?
+        public var notice: String?
+        /// True for an X API v1.1 status (numeric `id`, `id_str`, or an inline `user`).
+        public var isV1 = false
+        /// Where the post object lies in the line (`data`, or the whole line for a bare post), and
+        /// `includes` and each user object in it, so they can be served again byte for byte.
+        public var dataRange: Range<Int>?
+        public var includesRange: Range<Int>?
+        public var userRanges: [(id: String, range: Range<Int>)] = []
     }
 
     /// Top-level keys of the v1.1 stream's notices, which carry no post.
-    static let noticeKeys: Set<String> = ["delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning"]
+    public static let noticeKeys: Set<String> = ["delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning"]
 
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    static func parse(_ line: some ContiguousBytes) throws(Failure) -> Fields {
+    public static func parse(_ line: some ContiguousBytes) throws(Failure) -> Fields {
         let result: Result<Fields, Failure> = line.withUnsafeBytes { raw in
-            var parser = PostLineParser(raw.bindMemory(to: UInt8.self))
+            var parser = XPayloadReader(raw.bindMemory(to: UInt8.self))
             do throws(Failure) { return .success(try parser.message()) } catch { return .failure(error) }
         }
         return try result.get()
@@ -56,17 +69,27 @@ struct PostLineParser {
     private mutating func message() throws(Failure) -> Fields {
         var fields = Fields()
         var bare = Fields()
+        skipWhitespace()
+        let lineStart = i
         try object { key, p throws(Failure) in
             switch key {
             case "data":
                 try p.expectObjectStart("data")
+                let start = p.i
                 try p.tweet(&fields, path: "data")
                 fields.sawData = true
+                fields.dataRange = start..<p.i
             case "includes":
+                p.skipWhitespace()
+                let includesStart = p.i
+                defer { fields.includesRange = includesStart..<p.i }
                 try p.object { key, p throws(Failure) in
                     guard key == "users" else { return try p.skipValue() }
                     try p.array { p throws(Failure) in
                         var id: String?, followers = 0
+                        p.skipWhitespace()
+                        let userStart = p.i
+                        defer { if let id { fields.userRanges.append((id, userStart..<p.i)) } }
                         try p.object { key, p throws(Failure) in
                             switch key {
                             case "id": id = try p.string("includes.users.id")
@@ -94,13 +117,17 @@ struct PostLineParser {
                 try p.tweetField(key, &bare, path: "")
             }
         }
+        let lineEnd = i
         skipWhitespace()
         guard i == bytes.count else { throw Failure(detail: "not valid JSON") }
         guard !fields.sawData else { return fields.resolved() }
+        bare.dataRange = lineStart..<lineEnd
         if bare.notice != nil, bare.id == nil { return bare }
         bare = bare.resolved()
         guard bare.id != nil, bare.text != nil, bare.createdAt != nil, bare.authorID != nil else { throw Failure(detail: "field data: missing") }
         bare.users += fields.users
+        bare.userRanges = fields.userRanges
+        bare.includesRange = fields.includesRange
         bare.ruleTags = fields.ruleTags
         return bare
     }
@@ -114,13 +141,16 @@ struct PostLineParser {
         switch key {
         // v2 sends ids as strings; v1.1 as a number with `id_str` beside it (the digits are read as
         // written, so ids beyond 2^53 stay exact).
-        case "id": let id = try identifier(prefix + "id"); if fields.id == nil { fields.id = id }
-        case "id_str": fields.id = try string(prefix + "id_str")
+        case "id":
+            if try peek() != UInt8(ascii: "\"") { fields.isV1 = true }
+            let id = try identifier(prefix + "id"); if fields.id == nil { fields.id = id }
+        case "id_str": fields.id = try string(prefix + "id_str"); fields.isV1 = true
         case "text": fields.text = try string(prefix + "text")
         case "full_text": fields.fullText = try string(prefix + "full_text")
         case "user":
             // v1.1: the author inline.
             if try null() { return }
+            fields.isV1 = true
             var userID: String?, followers = 0
             try object { key, p throws(Failure) in
                 switch key {
@@ -209,12 +239,67 @@ struct PostLineParser {
 }
 
 
-extension PostLineParser.Fields {
+extension XPayloadReader.Fields {
     /// v1.1's extended text and entities in place of the truncated ones.
-    func resolved() -> Self {
+    public func resolved() -> Self {
         var copy = self
         if let fullText { copy.text = fullText }
         if let extendedCashtags { copy.cashtags = extendedCashtags }
         return copy
+    }
+}
+
+extension XPayloadReader {
+    /// One page of a search answer (`{"data":[...],"includes":{"users":[...]},"meta":{...}}`): where
+    /// each post and each user object lies in the body, so they can be stored byte for byte.
+    public struct SearchPage: Sendable {
+        public var posts: [(range: Range<Int>, authorID: String?)] = []
+        public var users: [(id: String, range: Range<Int>)] = []
+        public var nextToken: String?
+    }
+
+    public static func searchPage(_ body: some ContiguousBytes) throws(Failure) -> SearchPage {
+        let result: Result<SearchPage, Failure> = body.withUnsafeBytes { raw in
+            var parser = XPayloadReader(raw.bindMemory(to: UInt8.self))
+            do throws(Failure) { return .success(try parser.searchPageBody()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private mutating func searchPageBody() throws(Failure) -> SearchPage {
+        var page = SearchPage()
+        try object { key, p throws(Failure) in
+            switch key {
+            case "data":
+                try p.array { p throws(Failure) in
+                    try p.expectObjectStart("data")
+                    let start = p.i
+                    var fields = Fields()
+                    try p.tweet(&fields, path: "data")
+                    page.posts.append((start..<p.i, fields.authorID))
+                }
+            case "includes":
+                try p.object { key, p throws(Failure) in
+                    guard key == "users" else { return try p.skipValue() }
+                    try p.array { p throws(Failure) in
+                        try p.expectObjectStart("includes.users")
+                        let start = p.i
+                        var id: String?
+                        try p.object { key, p throws(Failure) in
+                            if key == "id" { id = try p.string("includes.users.id") } else { try p.skipValue() }
+                        }
+                        if let id { page.users.append((id, start..<p.i)) }
+                    }
+                }
+            case "meta":
+                try p.object { key, p throws(Failure) in
+                    if key == "next_token" { page.nextToken = try p.optionalString("meta.next_token") } else { try p.skipValue() }
+                }
+            default: try p.skipValue()
+            }
+        }
+        skipWhitespace()
+        guard i == bytes.count else { throw Failure(detail: "not valid JSON") }
+        return page
     }
 }
