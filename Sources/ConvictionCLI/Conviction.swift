@@ -1,4 +1,6 @@
 import ArgumentParser
+import ConvictionCore
+import Foundation
 
 @main
 struct Conviction: AsyncParsableCommand {
@@ -13,9 +15,36 @@ struct Conviction: AsyncParsableCommand {
           features  -> features/symbol=/, features/feature_metadata.json
           train     -> runs/<run-id>/report.md
         `conviction pipeline` runs them all; each stage skips what it has already done.
+
+        Exit status: 0 success; 1 a stage failed (its report says which); 64 a usage error (unknown flag or subcommand); and for errors with a code (ErrorCode):
+        \(exitStatusTable)
         """,
         version: "0.1.0",
         subcommands: [Simulate.self, Ingest.self, Score.self, Features.self, Train.self, PipelineCommand.self, XEmulatorCommand.self,
                       Runs.self, Dashboard.self, Secrets.self, Config.self, GPU.self, LLMEmulatorCommand.self]
     )
+}
+
+extension Conviction {
+    /// The exit statuses of `ErrorCode`, one line each, for `--help`.
+    static let exitStatusTable = ErrorCode.allCases.sorted { $0.exitStatus < $1.exitStatus }
+        .map { "  \($0.exitStatus) \($0.rawValue): \($0.meaning)" }.joined(separator: "\n")
+
+    /// ArgumentParser's main, except that an error with a code exits with that code's status, so
+    /// scripts can tell a bad configuration (78) from an outage (69) or a rate limit (75).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as any ConvictionError {
+            FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+            Foundation.exit(error.errorCode.exitStatus)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// The five X API credentials, by their conventional environment names.
@@ -18,7 +19,8 @@ public protocol SecretsProvider: Sendable {
     func value(for key: XCredentialKey) async throws -> Secret?
 }
 
-public struct SecretsError: Error, CustomStringConvertible, Sendable {
+public struct SecretsError: ConvictionError {
+    public var errorCode: ErrorCode { .credentials }
     public let key: String
     public let source: String
     public let message: String

@@ -81,7 +81,7 @@ public enum DashboardPage {
             if let roc = latest.result.roc { html += latest.rocSVG(roc) }
             return html
         default:
-            throw StoreError(key: name, message: "no such panel (known: \(panels.joined(separator: ", ")))")
+            throw StoreError(key: name, message: "no such panel (known: \(panels.joined(separator: ", ")))", code: .configuration)
         }
     }
 
@@ -149,11 +149,11 @@ public enum DashboardPage {
     public static func snapshot(_ data: DashboardData, symbol requested: String?, date requestedDate: String?) async throws -> String {
         let symbol = requested.map(Symbol.init) ?? data.symbols[0]
         guard data.symbols.contains(symbol) else {
-            throw StoreError(key: symbol.rawValue, message: "not a configured symbol (universe.symbols: \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
+            throw StoreError(key: symbol.rawValue, message: "not a configured symbol (universe.symbols: \(data.symbols.map(\.rawValue).joined(separator: ", ")))", code: .configuration)
         }
         let newest = try await data.days()[symbol.rawValue]?.last.flatMap(CivilDate.init(iso:))
         guard let date = requestedDate.flatMap(CivilDate.init(iso:)) ?? newest else {
-            throw StoreError(key: Dataset.rawPosts.rawValue, message: "no posts for \(symbol): run `conviction ingest` first")
+            throw StoreError(key: Dataset.rawPosts.rawValue, message: "no posts for \(symbol): run `conviction ingest` first", code: .missingInput)
         }
         let html = try await render(data, symbol: symbol, date: date, live: false)
         try await data.store.put("dashboard/index.html", data: Data(html.utf8))

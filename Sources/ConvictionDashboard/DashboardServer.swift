@@ -24,7 +24,8 @@ public struct DashboardServer: Sendable {
         public init() {}
     }
 
-    public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public struct ConfigurationError: ConvictionError {
+        public var errorCode: ErrorCode { .configuration }
         public let description: String
     }
 

@@ -96,7 +96,7 @@ struct EmptyStore: ObjectStore {
     let location: String
     func put(_ key: String, data: Data) async throws { throw StoreError(key: key, message: "dry run: nothing is written") }
     func create(_ key: String, data: Data) async throws -> Bool { throw StoreError(key: key, message: "dry run: nothing is written") }
-    func get(_ key: String) async throws -> Data { throw StoreError(key: key, message: "no such object in \(location)") }
+    func get(_ key: String) async throws -> Data { throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput) }
     func exists(_ key: String) async throws -> Bool { false }
     func list(prefix: String) async throws -> [String] { [] }
     func delete(_ key: String) async throws {}

@@ -23,7 +23,10 @@ struct EmulatorFeed: Sendable {
 
     let entries: [Entry]
 
-    struct LoadError: Error, CustomStringConvertible { let description: String }
+    struct LoadError: ConvictionError {
+        let description: String
+        var errorCode: ErrorCode { .badInput }
+    }
 
     /// Reads X API v2 stream messages (or bare posts), one per line, as the simulator writes them.
     init(lines: [Data]) throws {

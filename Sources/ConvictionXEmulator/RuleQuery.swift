@@ -1,3 +1,4 @@
+import ConvictionCore
 /// The part of X's rule and search-query language that Conviction's rules use, parsed and
 /// evaluated the way X documents it: terms side by side are AND-ed, and AND binds tighter than OR.
 /// Terms: `$CASHTAG`, keywords (whole words, case-insensitive), `"exact phrases"`, `lang:xx`,
@@ -12,7 +13,10 @@ indirect enum RuleQuery: Sendable, Equatable {
     case and([RuleQuery])
     case or([RuleQuery])
 
-    struct SyntaxError: Error, CustomStringConvertible { let description: String }
+    struct SyntaxError: ConvictionError {
+        let description: String
+        var errorCode: ErrorCode { .badInput }
+    }
 
     /// What a post offers to matching.
     /// What a rule is matched against. Its words come from this server's own tokenizer, not the

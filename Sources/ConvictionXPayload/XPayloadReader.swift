@@ -13,7 +13,8 @@ import Foundation
 /// The one reader of the X payload schema: ingestion, the local X API server and the X client's
 /// search pages all read through it; `XPayloadWriter` is the one writer.
 public struct XPayloadReader {
-    public struct Failure: Error, CustomStringConvertible, Sendable {
+    public struct Failure: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let detail: String
         public var description: String { detail }
     }

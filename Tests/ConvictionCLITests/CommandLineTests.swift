@@ -1,3 +1,4 @@
+import ConvictionCore
 import ConvictionTesting
 import Foundation
 import Testing
@@ -101,6 +102,20 @@ import Testing
         // The retired key says what replaced it.
         let retired = try TestSupport.conviction(["config", "show"], environment: ["CONVICTION_INGEST_SOURCE": "emulator"])
         #expect(retired.status != 0 && retired.stderr.contains("data.source"), "\(retired.stderr)")
+    }
+
+    /// Errors with a code exit with its status, and `--help` lists them.
+    @Test func errorCodesBecomeTheirExitStatuses() throws {
+        let dir = TestSupport.temporaryDirectory("cli-exit")
+        let config = dir.appendingPathComponent("bad.toml").path
+        #expect(FileManager.default.createFile(atPath: config, contents: Data("[training]\nfolds = \"many\"\n".utf8)))
+        let badConfig = try TestSupport.conviction(["train", "--config", config, "--data-dir", dir.appendingPathComponent("d").path])
+        #expect(badConfig.status == ErrorCode.configuration.exitStatus && badConfig.stderr.contains("training.folds"), "\(badConfig.stderr)")
+        let missing = try TestSupport.conviction(["ingest", "replay", "--data-dir", dir.appendingPathComponent("d").path, dir.appendingPathComponent("none.jsonl").path])
+        #expect(missing.status == ErrorCode.missingInput.exitStatus && missing.stderr.contains("no such archive"), "\(missing.stderr)")
+        #expect(try TestSupport.conviction(["--no-such-flag"]).status == 64)
+        let help = try TestSupport.conviction(["--help"]).stdout
+        for code in ErrorCode.allCases { #expect(help.contains("\(code.exitStatus) \(code.rawValue)"), "\(code)") }
     }
 
     @Test func unknownFlagsAndBadValuesExitNonZero() throws {

@@ -90,7 +90,16 @@ enum SharedConfigFile {
 }
 
 /// An error from AWS or from talking to it. Never carries a secret value.
-public struct AWSError: Error, CustomStringConvertible, Sendable {
+public struct AWSError: ConvictionError {
+    /// `code` is AWS's own error code; this is the kind of failure it is.
+    public var errorCode: ErrorCode {
+        if ["InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied", "AccessDeniedException", "ExpiredToken", "ExpiredTokenException",
+            "UnrecognizedClientException", "InvalidAccessKeyId", "MissingCredentials", "UnauthorizedOperation"].contains(code) { return .credentials }
+        if ["SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].contains(code) || status == 429 { return .rateLimited }
+        if ["NoSuchKey", "NoSuchBucket", "ResourceNotFoundException"].contains(code) { return .missingInput }
+        if (status ?? 0) >= 500 || status == nil { return .unavailable }
+        return .configuration
+    }
     public let code: String
     public let message: String
     public let status: Int?

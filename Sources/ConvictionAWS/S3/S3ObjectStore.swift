@@ -129,7 +129,7 @@ public struct S3ObjectStore: ObjectStore {
     public func get(_ key: String) async throws -> Data {
         try ObjectKey.validate(key)
         let response = try await client.send("GET", path: path(key), expecting: [404])
-        guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)") }
+        guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput) }
         if let etag = response.header("etag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !etag.contains("-"),
            etag != SigV4Signer.hex(Insecure.MD5.hash(data: response.body)) {
             throw StoreError(key: key, message: "integrity check failed: body does not match its ETag")
@@ -141,7 +141,7 @@ public struct S3ObjectStore: ObjectStore {
     public func get(_ key: String, range: ClosedRange<Int>) async throws -> Data {
         try ObjectKey.validate(key)
         let response = try await client.send("GET", path: path(key), headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound)")], expecting: [404])
-        guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)") }
+        guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput) }
         return response.body
     }
 

@@ -6,7 +6,8 @@ import Foundation
 /// or says exactly what is wrong with it. The same post as v1.1 and as v2 gives the same `Post`.
 public struct PostNormalizer: Sendable {
     /// Why a line was not accepted; `reason` is a short stable code, `detail` names the field.
-    public struct Rejection: Error, Sendable, CustomStringConvertible {
+    public struct Rejection: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let reason: String
         public let detail: String
         /// A v1.1 stream notice (`delete`, `limit`, ...): no post, nothing wrong; skipped and counted.

@@ -18,7 +18,8 @@ public struct StreamRuleSet: Sendable {
         self.symbols = symbols; self.filters = filters; self.ruleKeywords = ruleKeywords
     }
 
-    public struct Invalid: Error, CustomStringConvertible, Sendable {
+    public struct Invalid: ConvictionError {
+        public var errorCode: ErrorCode { .configuration }
         public let description: String
     }
 

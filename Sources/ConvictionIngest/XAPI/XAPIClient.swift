@@ -23,7 +23,15 @@ public struct RateLimit: Sendable, Equatable {
 
 /// An error answer from the X API: the HTTP status and X's problem title and detail. Never holds
 /// the request's headers, so the bearer token cannot leak through it.
-public struct XAPIError: Error, CustomStringConvertible, Sendable {
+public struct XAPIError: ConvictionError {
+    public var errorCode: ErrorCode {
+        switch status {
+        case 401, 403: .credentials
+        case 429: .rateLimited
+        case 400, 404, 409, 422: .configuration
+        default: .unavailable
+        }
+    }
     public let status: Int
     public let title: String
     public let detail: String

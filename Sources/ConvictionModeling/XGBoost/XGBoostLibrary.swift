@@ -89,7 +89,8 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     }
 }
 
-public struct XGBoostError: Error, CustomStringConvertible, Sendable {
+public struct XGBoostError: ConvictionError {
+    public var errorCode: ErrorCode { .nativeLibrary }
     public let message: String
     public var description: String { "XGBoost: \(message)" }
 }

@@ -90,7 +90,8 @@ public struct ConvictionConfiguration: Sendable {
         case replay
     }
 
-    public struct Error: Swift.Error, CustomStringConvertible, Sendable {
+    public struct Error: ConvictionError {
+        public var errorCode: ErrorCode { .configuration }
         public let description: String
     }
 }

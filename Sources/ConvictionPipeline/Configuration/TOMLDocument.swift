@@ -1,3 +1,4 @@
+import ConvictionCore
 /// The subset of TOML that Conviction's configuration uses: `[table]` headers, `key = value` with
 /// strings, integers, floats, booleans and one-line arrays of those, and `#` comments. Every value
 /// remembers its line, so a bad one can be reported as `conviction.toml:12: training.folds: ...`.
@@ -14,7 +15,8 @@ public struct TOMLDocument: Sendable {
     /// Dotted keys (`training.folds`) in file order.
     public private(set) var entries: [(key: String, entry: Entry)] = []
 
-    public struct ParseError: Error, CustomStringConvertible, Sendable {
+    public struct ParseError: ConvictionError {
+        public var errorCode: ErrorCode { .configuration }
         public let file: String
         public let line: Int
         public let message: String

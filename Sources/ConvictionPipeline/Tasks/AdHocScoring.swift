@@ -1,3 +1,4 @@
+import ConvictionCore
 import ConvictionScoring
 import Foundation
 
@@ -6,7 +7,8 @@ import Foundation
 public struct AdHocScoring {
     public enum Format: String, Sendable, CaseIterable { case csv, jsonl }
 
-    public struct InputError: Error, CustomStringConvertible, Sendable {
+    public struct InputError: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let description: String
     }
 

@@ -40,21 +40,21 @@ public struct BarImporter: Sendable {
         var report = Report()
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first else { throw StoreError(key: source, message: "empty file") }
+        guard let header = lines.first else { throw StoreError(key: source, message: "empty file", code: .badInput) }
         let names = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "\"", with: "") }
         func column(_ field: String) -> Int? { Self.aliases[field]!.lazy.compactMap { names.firstIndex(of: $0) }.first }
         let timestampColumn = column("timestamp"), dateColumn = column("date"), timeColumn = column("time")
         guard timestampColumn != nil || dateColumn != nil else {
-            throw StoreError(key: source, message: "line 1: no timestamp column (timestamp, datetime) and no date column; found \(names.joined(separator: ", "))")
+            throw StoreError(key: source, message: "line 1: no timestamp column (timestamp, datetime) and no date column; found \(names.joined(separator: ", "))", code: .badInput)
         }
         var fields: [String: Int] = [:]
         for field in ["open", "high", "low", "close", "volume"] {
-            guard let i = column(field) else { throw StoreError(key: source, message: "line 1: no \(field) column; found \(names.joined(separator: ", "))") }
+            guard let i = column(field) else { throw StoreError(key: source, message: "line 1: no \(field) column; found \(names.joined(separator: ", "))", code: .badInput) }
             fields[field] = i
         }
         let adjustedColumn = column("adj_close")
         let symbolColumn = column("symbol")
-        guard symbolColumn != nil || symbol != nil else { throw StoreError(key: source, message: "line 1: no symbol column: pass --symbol") }
+        guard symbolColumn != nil || symbol != nil else { throw StoreError(key: source, message: "line 1: no symbol column: pass --symbol", code: .configuration) }
 
         let calendar = TradingCalendar()
         var bars: [PriceBar] = []

@@ -43,7 +43,7 @@ public struct IngestTask: Sendable {
             let path = URL(fileURLWithPath: argument).standardizedFileURL.path
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw StoreError(key: argument, message: "no such archive file or folder")
+                throw StoreError(key: argument, message: "no such archive file or folder", code: .missingInput)
             }
             guard isDirectory.boolValue else {
                 guard FileManager.default.isReadableFile(atPath: path) else { throw StoreError(key: argument, message: "cannot read the archive file") }
@@ -58,7 +58,7 @@ public struct IngestTask: Sendable {
                 var dir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(full) }
             }
-            guard !found.isEmpty else { throw StoreError(key: argument, message: "the folder holds no files to replay") }
+            guard !found.isEmpty else { throw StoreError(key: argument, message: "the folder holds no files to replay", code: .missingInput) }
             paths += found.sorted()
         }
         var seen: Set<String> = []
@@ -83,7 +83,7 @@ public struct IngestTask: Sendable {
         let store = context.store
         let keys = try await simulatorArchives()
         if keys.isEmpty && !context.dryRun {
-            throw StoreError(key: Dataset.simulatedStream.rawValue + "/", message: "nothing to replay: no files or folders were named, and the store holds no simulator output (sim/stream/); name archive files or folders, or run `conviction simulate` first")
+            throw StoreError(key: Dataset.simulatedStream.rawValue + "/", message: "nothing to replay: no files or folders were named, and the store holds no simulator output (sim/stream/); name archive files or folders, or run `conviction simulate` first", code: .missingInput)
         }
         return try await replay(keys.map { key in ReplayIngestor.Source(name: key) { try await store.get(key) } },
                                 described: keys.isEmpty ? "the simulator's post archive (sim/stream/) once simulate has written it" : "the simulator's \(keys.count) post archive file(s)")
@@ -162,7 +162,7 @@ public struct IngestTask: Sendable {
         }
 
         guard let makeServer = context.localXAPIServer else {
-            throw StoreError(key: Dataset.simulatedStream.rawValue, message: "simulation.delivery = stream needs the local X API server, which the `conviction` command wires in; set simulation.delivery = \"replay\" to replay the simulator's posts directly")
+            throw StoreError(key: Dataset.simulatedStream.rawValue, message: "simulation.delivery = stream needs the local X API server, which the `conviction` command wires in; set simulation.delivery = \"replay\" to replay the simulator's posts directly", code: .configuration)
         }
         // The server and the client share a token made up for this run; it is no real credential.
         let token = Secret(UUID().uuidString)

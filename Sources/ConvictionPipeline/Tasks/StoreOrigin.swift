@@ -12,7 +12,8 @@ public enum StoreOrigin: String, Codable, Sendable {
 
     struct Record: Codable { let origin: StoreOrigin; let firstWriter: String }
 
-    public struct Mixing: Error, CustomStringConvertible, Sendable {
+    public struct Mixing: ConvictionError {
+        public var errorCode: ErrorCode { .conflict }
         public let description: String
     }
 

@@ -33,7 +33,7 @@ public struct TrainTask: Sendable {
             outcome.planned = ["train XGBoost \(library.versionString) (\(library.path)) walk-forward, \(config.training.folds) folds, \(tuning), with and without sentiment, then a negative control; \(keys.count) feature matrices present now"]
             return (outcome, nil)
         }
-        guard !keys.isEmpty else { throw StoreError(key: Dataset.features.rawValue, message: "no feature matrices: run `conviction features` first") }
+        guard !keys.isEmpty else { throw StoreError(key: Dataset.features.rawValue, message: "no feature matrices: run `conviction features` first", code: .missingInput) }
 
         guard algorithm == "xgboost" else { throw StoreError(key: "--algorithm", message: "\(algorithm.debugDescription) is not a learner Conviction has; xgboost is the only one") }
         var hasher = ContentHasher()

@@ -285,7 +285,8 @@ public final class LLMSentimentScorer: Sendable {
 }
 
 /// A scoring configuration error, naming the setting.
-public struct ScoringError: Error, CustomStringConvertible, Sendable {
+public struct ScoringError: ConvictionError {
+    public var errorCode: ErrorCode { .configuration }
     public let description: String
     public init(_ description: String) { self.description = description }
 }

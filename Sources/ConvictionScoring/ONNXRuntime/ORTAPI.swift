@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// The ONNX Runtime C API, loaded at run time with `dlopen` (no vendor header: the declarations are
@@ -143,7 +144,8 @@ final class ORTAPI: @unchecked Sendable {  // immutable after init: a table of C
 }
 
 /// An ONNX Runtime failure: the call that failed, ORT's error code and its own message.
-public struct ORTError: Error, CustomStringConvertible, Sendable {
+public struct ORTError: ConvictionError {
+    public var errorCode: ErrorCode { .nativeLibrary }
     public let call: String
     /// `OrtErrorCode`: 1 FAIL, 2 INVALID_ARGUMENT, 3 NO_SUCHFILE, 4 NO_MODEL, 5 ENGINE_ERROR,
     /// 6 RUNTIME_EXCEPTION, 7 INVALID_PROTOBUF, 8 MODEL_LOADED, 9 NOT_IMPLEMENTED, 10 INVALID_GRAPH.

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// BERT's tokenizer: basic tokenisation then greedy longest-match WordPiece, written to give the
@@ -19,7 +20,8 @@ public struct WordPieceTokenizer: Sendable {
     private let initial: ScalarTrie
     private let continuation: ScalarTrie
 
-    public struct VocabularyError: Error, CustomStringConvertible, Sendable {
+    public struct VocabularyError: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let description: String
     }
 

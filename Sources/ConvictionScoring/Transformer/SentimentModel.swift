@@ -1,3 +1,4 @@
+import ConvictionCore
 import Crypto
 import Foundation
 
@@ -17,7 +18,8 @@ public struct SentimentModel: Sendable {
     public let labelCount: Int
     public var modelPath: String { folder + "/model.onnx" }
 
-    public struct FolderError: Error, CustomStringConvertible, Sendable {
+    public struct FolderError: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let description: String
     }
 

@@ -1,3 +1,4 @@
+import ConvictionCore
 import CZlib
 import Foundation
 
@@ -6,7 +7,8 @@ import Foundation
 /// The header's modification time is left at zero, so the same input always gives the same
 /// bytes: the simulator promises byte-identical outputs for a seed.
 public enum Gzip {
-    public struct Error: Swift.Error, CustomStringConvertible {
+    public struct Error: ConvictionError {
+        public var errorCode: ErrorCode { .badInput }
         public let description: String
     }
 

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// An object store on the local filesystem. Writes go to a temporary file in the target folder,
@@ -55,7 +56,7 @@ public struct LocalObjectStore: ObjectStore {
     public func get(_ key: String) async throws -> Data {
         let target = try url(for: key)
         guard let data = FileManager.default.contents(atPath: target.path) else {
-            throw StoreError(key: key, message: "no such object in \(location)")
+            throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput)
         }
         return data
     }

@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// Where Conviction keeps its data: raw posts, scores, features, run records. Keys are `/`-separated
@@ -26,10 +27,12 @@ extension ObjectStore {
     public var isShared: Bool { false }
 }
 
-public struct StoreError: Error, CustomStringConvertible, Sendable {
+public struct StoreError: ConvictionError {
     public let key: String
     public let message: String
-    public init(key: String, message: String) { self.key = key; self.message = message }
+    /// `.storage` unless the caller knows better (a missing input, a malformed file).
+    public let errorCode: ErrorCode
+    public init(key: String, message: String, code: ErrorCode = .storage) { self.key = key; self.message = message; self.errorCode = code }
     public var description: String { "\(key): \(message)" }
 }
 

@@ -41,7 +41,8 @@ public struct LeaseBoard: Sendable {
         case busy(Holder)
     }
 
-    public struct LeaseLost: Error, CustomStringConvertible, Sendable {
+    public struct LeaseLost: ConvictionError {
+        public var errorCode: ErrorCode { .conflict }
         public let unit: String
         public var description: String { "lease on \(unit) was taken by another worker (this one stalled past its TTL)" }
     }

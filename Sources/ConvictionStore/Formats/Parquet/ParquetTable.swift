@@ -1,3 +1,4 @@
+import ConvictionCore
 import Foundation
 
 /// The values of one Parquet column, one case per supported type; `nil` marks a null.
@@ -71,7 +72,8 @@ public enum ParquetCompression: String, Sendable {
 }
 
 /// A Parquet file could not be written or read.
-public struct ParquetError: Error, CustomStringConvertible, Sendable {
+public struct ParquetError: ConvictionError {
+    public var errorCode: ErrorCode { .badInput }
     /// The file name, or "<memory>".
     public let source: String
     /// What was wrong, and where (column, row group, byte offset when known).
