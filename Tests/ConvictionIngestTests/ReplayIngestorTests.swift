@@ -60,21 +60,17 @@ func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: Stri
 }
 
 @Suite(.timeLimit(.minutes(10))) struct ReplayIngestorTests {
-    func setUp() throws -> (LocalObjectStore, Catalog, ReplayIngestor) {
-        let root = TestSupport.temporaryDirectory("ingest")
-        let store = try LocalObjectStore(root: root)
-        let catalog = try Catalog(path: root.appendingPathComponent("catalog.sqlite").path)
-        return (store, catalog, ReplayIngestor(store: store, catalog: catalog, symbols: Symbol.universe))
+    func setUp() throws -> (LocalObjectStore, ReplayIngestor) {
+        let store = try LocalObjectStore(root: TestSupport.temporaryDirectory("ingest"))
+        return (store, ReplayIngestor(store: store, symbols: Symbol.universe))
     }
 
-    func source(_ name: String, _ data: Data) -> ReplayIngestor.Source { .init(name: name) { data } }
-
     @Test func malformedLineIsQuarantinedAndTheRestStored() async throws {
-        let (store, _, ingestor) = try setUp()
+        let (store, ingestor) = try setUp()
         let lines = [streamLine(id: "1"), "{\"data\": {\"id\": \"2\", \"text\": ", streamLine(id: "3", createdAt: "2026-01-06T15:00:00.000Z"),
                      streamLine(id: "1")]
         let data = try JSONLines.encode(lines.map { Data($0.utf8) })
-        let outcome = try await ingestor.replay(source("archive.jsonl.gz", data))
+        let outcome = try await ingestor.replay("archive.jsonl.gz", data)
         #expect(outcome.accepted == 2)
         #expect(outcome.rejected == ["malformed": 1, "duplicate_id": 1])
         #expect(outcome.failure == nil)
@@ -88,25 +84,21 @@ func streamLine(id: String, text: String = "$AAPL breaking out", createdAt: Stri
         #expect(records.map(\.line) == [2, 4])
         #expect(records[0].raw == lines[1], "the original text is kept")
         #expect(records[0].source == "archive.jsonl.gz")
-        // A second replay of the same content is skipped.
-        let again = try await ingestor.replay(source("archive.jsonl.gz", data))
-        #expect(again.skipped && again.accepted == 2)
     }
 
     @Test func truncatedSourceKeepsGoodLinesAndIsRetried() async throws {
-        let (store, catalog, ingestor) = try setUp()
+        let (store, ingestor) = try setUp()
         let lines = (1...3000).map { Data(streamLine(id: String($0), text: "$AAPL breaking out number \($0)").utf8) }
         let full = try JSONLines.encode(lines)
         let truncated = Data(full.prefix(full.count / 2))
-        let outcome = try await ingestor.replay(source("cut.jsonl.gz", truncated))
+        let outcome = try await ingestor.replay("cut.jsonl.gz", truncated)
         let failure = try #require(outcome.failure)
         #expect(failure.contains("cut.jsonl.gz"))
         #expect(outcome.accepted > 100 && outcome.accepted < 3000)
-        #expect(try catalog.completion(stage: ReplayIngestor.stage, unit: "cut.jsonl.gz") == nil, "not recorded as finished")
         let stored = JSONLines.read(try await store.get(try await store.list(prefix: "raw/posts/")[0]), gzipped: true).lines.count
         #expect(stored == outcome.accepted)
         // Once the whole file is there, the same source completes and supersedes the partial output.
-        let complete = try await ingestor.replay(source("cut.jsonl.gz", full))
+        let complete = try await ingestor.replay("cut.jsonl.gz", full)
         #expect(complete.failure == nil && complete.accepted == 3000)
         var total = 0
         for key in try await store.list(prefix: "raw/posts/") { total += JSONLines.read(try await store.get(key), gzipped: true).lines.count }

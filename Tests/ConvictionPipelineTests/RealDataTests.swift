@@ -76,9 +76,7 @@ import Testing
         ]
         var joined = Data()
         for l in lines { joined.append(l); joined.append(0x0A) }
-        let ingestor = ReplayIngestor(store: store, catalog: try Catalog(path: nil), symbols: Symbol.universe)
-        let input = joined
-        let outcome = try await ingestor.replay(.init(name: "stream-grab") { input })
+        let outcome = try await ReplayIngestor(store: store, symbols: Symbol.universe).replay("stream-grab", joined)
         #expect(outcome.accepted == 1 && outcome.rejected.isEmpty)
         #expect(outcome.notices == ["delete": 1, "limit": 1])
     }
@@ -117,6 +115,25 @@ import Testing
         let failure = try #require(outcome.failures.first)
         #expect(failure.contains("every line was quarantined") && failure.contains("bad_value 3") && failure.contains("malformed 1"), "\(failure)")
         #expect(failure.contains("line 1"), "an example names the line: \(failure)")
+    }
+
+    /// The ingest task keeps replay's catalog: a finished file is skipped when replayed again, and a
+    /// damaged one is not recorded, so the next run tries it again.
+    @Test func aFinishedFileIsSkippedAndADamagedOneRetried() async throws {
+        let dir = TestSupport.temporaryDirectory("replay-catalog")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let lines = (1...2000).map { Data(#"{"id":"\#($0)","text":"$AAPL breaking out number \#($0)","created_at":"2015-01-02T15:00:00.000Z","author_id":"\#($0)","lang":"en","entities":{"cashtags":[{"start":0,"end":5,"tag":"AAPL"}]}}"#.utf8) }
+        let whole = try JSONLines.encode(lines)
+        let good = dir.appendingPathComponent("good.jsonl.gz"), cut = dir.appendingPathComponent("cut.jsonl.gz")
+        try whole.write(to: good)
+        try Data(whole.prefix(whole.count / 2)).write(to: cut)
+        let context = try await makeContext(dir.appendingPathComponent("data")) { $0.dataSource = .stored }
+        let first = try await IngestTask(context: context, files: [good.path, cut.path]).run()
+        #expect(first.done == 2 && first.skipped == 0 && first.failures.count == 1, "\(first.failures)")
+        #expect(try context.catalog.completion(stage: ReplayIngestor.stage, unit: cut.path) == nil, "the damaged file is not recorded as finished")
+        let second = try await IngestTask(context: context, files: [good.path, cut.path]).run()
+        #expect(second.skipped == 1 && second.done == 1, "the finished file is skipped, the damaged one tried again")
+        #expect(second.rows == first.rows)
     }
 
     @Test func replayWithoutFilesOrSimulatorOutputSaysWhatItExpected() async throws {

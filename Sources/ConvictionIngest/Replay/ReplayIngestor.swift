@@ -5,10 +5,10 @@ import Foundation
 /// Replays JSON-lines archives of X API v2 messages or v1.1 statuses (the simulator's output,
 /// academic exports, StockNet, twarc 1, the Internet Archive's stream grabs) into the raw store: `raw/posts/dt=<created_at UTC date>/symbol=<S>/part-<source hash>.jsonl.gz`.
 ///
-/// Each source is one unit of work in the catalog. A source replayed before with the same content
-/// is skipped. Lines that cannot be used go to `raw/quarantine/ingest/` with the reason, the source
-/// and the line number; a damaged (truncated) source keeps its good lines, quarantines the broken
-/// tail, and is reported as failed so the run exits non-zero and retries it next time.
+/// Lines that cannot be used go to `raw/quarantine/ingest/` with the reason, the source and the line
+/// number; a damaged (truncated) source keeps its good lines, quarantines the broken tail, and is
+/// reported as failed. Which sources are already done is the ingest task's business (the catalog),
+/// as for every other stage: this type only turns one source's bytes into partitions.
 public struct ReplayIngestor: Sendable {
     public static let stage = "ingest"
 
@@ -21,7 +21,6 @@ public struct ReplayIngestor: Sendable {
 
     public struct Outcome: Sendable {
         public var source: String
-        public var skipped = false
         public var accepted = 0
         public var rejected: [String: Int] = [:]
         /// The first quarantined line's detail for each reason, to show with the counts.
@@ -30,30 +29,31 @@ public struct ReplayIngestor: Sendable {
         public var notices: [String: Int] = [:]
         /// Set when the source could not be read completely.
         public var failure: String?
+        /// The partitions written, and their combined hash.
+        public var outputKeys: [String] = []
+        public var outputHash = ""
     }
 
     public let store: any ObjectStore
-    public let catalog: Catalog
     public let symbols: [Symbol]
     public let filters: IngestFilters
 
-    public init(store: any ObjectStore, catalog: Catalog, symbols: [Symbol], filters: IngestFilters = .init()) {
-        self.store = store; self.catalog = catalog; self.symbols = symbols; self.filters = filters
+    public init(store: any ObjectStore, symbols: [Symbol], filters: IngestFilters = .init()) {
+        self.store = store; self.symbols = symbols; self.filters = filters
     }
 
-    public func replay(_ source: Source) async throws -> Outcome {
-        var outcome = Outcome(source: source.name)
-        let data = try await source.load()
+    /// What a source's result depends on: its bytes, the symbols and the filters.
+    public func inputHash(of data: Data) -> String {
         var inputHasher = ContentHasher()
         inputHasher.update(ContentHasher.hash(data))
         inputHasher.update(symbols.map(\.rawValue).sorted().joined(separator: ","))
         inputHasher.update(filters.fingerprint)
-        let inputHash = inputHasher.finalize()
-        if let done = try await catalog.finished(stage: Self.stage, unit: source.name, inputHash: inputHash, store: store) {
-            outcome.skipped = true
-            outcome.accepted = done.rows
-            return outcome
-        }
+        return inputHasher.finalize()
+    }
+
+    /// Replays one source's bytes into the raw store.
+    public func replay(_ name: String, _ data: Data) async throws -> Outcome {
+        var outcome = Outcome(source: name)
 
         // Gzipped or not whatever the name says: the first two bytes tell.
         let file = JSONLines.read(data, gzipped: data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B)
@@ -65,7 +65,7 @@ public struct ReplayIngestor: Sendable {
 
         for line in file.lines {
             if file.damage != nil, line.number == lastLine, !line.bytes.isEmpty, line.bytes.last != UInt8(ascii: "}") {
-                batch.reject(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number, reason: "truncated",
+                batch.reject(QuarantineRecord(stage: Self.stage, source: name, line: line.number, reason: "truncated",
                                               detail: "line \(line.number) of a damaged file ends early", raw: line.text))
                 continue
             }
@@ -76,7 +76,7 @@ public struct ReplayIngestor: Sendable {
                 outcome.notices[notice, default: 0] += 1
             case .rejected(let reason, let detail, _, _):
                 if outcome.examples[reason] == nil { outcome.examples[reason] = "line \(line.number): \(detail)" }
-                batch.reject(QuarantineRecord(stage: Self.stage, source: source.name, line: line.number, reason: reason,
+                batch.reject(QuarantineRecord(stage: Self.stage, source: name, line: line.number, reason: reason,
                                               detail: "line \(line.number): \(detail)", raw: line.text))
             }
         }
@@ -85,14 +85,9 @@ public struct ReplayIngestor: Sendable {
 
         // Part names derive from the source's name, so replaying a source (say, once a truncated
         // file is whole again) overwrites its earlier output instead of adding to it.
-        let (outputs, outputHash) = try await batch.write(to: store, partName: String(ContentHasher.hash(Data(source.name.utf8)).prefix(16)),
-                                                          stage: Self.stage)
-        if let damage = file.damage {
-            outcome.failure = "\(source.name): \(damage)"
-            return outcome  // not recorded as finished: the next run retries it
-        }
-        try await catalog.record(.init(stage: Self.stage, unit: source.name, inputHash: inputHash, outputKeys: outputs.joined(separator: "\n"),
-                                 outputHash: outputHash, rows: outcome.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: store)
+        (outcome.outputKeys, outcome.outputHash) = try await batch.write(to: store, partName: String(ContentHasher.hash(Data(name.utf8)).prefix(16)),
+                                                                         stage: Self.stage)
+        if let damage = file.damage { outcome.failure = "\(name): \(damage)" }
         return outcome
     }
 }

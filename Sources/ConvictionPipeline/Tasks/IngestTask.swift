@@ -95,15 +95,30 @@ public struct IngestTask: Sendable {
             outcome.planned = ["replay \(described) into raw/posts/ (already finished ones are skipped)"]
             return outcome
         }
-        let ingestor = ReplayIngestor(store: context.store, catalog: context.catalog, symbols: context.configuration.symbols,
-                                      filters: context.configuration.ingestFilters)
+        let ingestor = ReplayIngestor(store: context.store, symbols: context.configuration.symbols, filters: context.configuration.ingestFilters)
         var meter = ProgressMeter(stage: "ingest", total: sources.count, logger: context.logger)
         var rejected: [String: Int] = [:], examples: [String: String] = [:], notices: [String: Int] = [:]
         var freshRows = 0
         for (i, source) in sources.enumerated() {
-            let result = try await ingestor.replay(source)
-            if result.skipped { outcome.skipped += 1 } else { outcome.done += 1; freshRows += result.accepted }
+            // Each source is one unit of work in the catalog: the same content replayed again is skipped.
+            let data = try await source.load()
+            let inputHash = ingestor.inputHash(of: data)
+            if let done = try await context.catalog.finished(stage: ReplayIngestor.stage, unit: source.name, inputHash: inputHash, store: context.store) {
+                outcome.skipped += 1
+                outcome.rows += done.rows
+                meter.step(i + 1, rows: outcome.rows)
+                continue
+            }
+            let result = try await ingestor.replay(source.name, data)
+            outcome.done += 1
+            freshRows += result.accepted
             outcome.rows += result.accepted
+            // A damaged source is not recorded as finished: the next run retries it.
+            if result.failure == nil {
+                try await context.catalog.record(.init(stage: ReplayIngestor.stage, unit: source.name, inputHash: inputHash,
+                                                       outputKeys: result.outputKeys.joined(separator: "\n"), outputHash: result.outputHash,
+                                                       rows: result.accepted, completedAt: Timestamps.iso8601(Timestamps.now())), store: context.store)
+            }
             for (reason, count) in result.rejected { rejected[reason, default: 0] += count }
             for (reason, example) in result.examples where examples[reason] == nil { examples[reason] = "\(source.name): \(example)" }
             for (kind, count) in result.notices { notices[kind, default: 0] += count }

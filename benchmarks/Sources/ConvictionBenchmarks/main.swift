@@ -150,8 +150,10 @@ case "replay":
     let archive = arguments[2], out = URL(fileURLWithPath: arguments[3])
     let start = DispatchTime.now().uptimeNanoseconds
     let store = try LocalObjectStore(root: out)
-    let ingestor = ReplayIngestor(store: store, catalog: try Catalog(path: nil), symbols: Symbol.universe)
-    let outcome = try await ingestor.replay(.init(name: archive) { try Data(contentsOf: URL(fileURLWithPath: archive)) })
+    let ingestor = ReplayIngestor(store: store, symbols: Symbol.universe)
+    let data = try Data(contentsOf: URL(fileURLWithPath: archive))
+    _ = ingestor.inputHash(of: data)  // the catalog's unit hash, as the ingest task computes it
+    let outcome = try await ingestor.replay(archive, data)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let rss = peakRSSMegabytes()
     var partitions: [String: Int] = [:]
