@@ -2,12 +2,13 @@
 # `make test`: builds, then runs every test in two `swift test` invocations, each under
 # scripts/test-watchdog.py, so a hang is killed and named instead of blocking. The CPU-bound suites
 # run with two local moto_server stand-ins (scripts/with-moto.sh); the suites that time in-process
-# servers (stream fault injection, LLM client deadlines, spot notice, dashboard) run on their own,
+# servers (stream fault injection, LLM client deadlines, spot notice, dashboard) or wait on a test clock
+# (the retry policy) run on their own,
 # so scoring and training do not share the 2-thread cooperative pool with them. Both steps run even
 # when the first fails; the last line adds them up: "Tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-TIMED_SUITES="StreamIngestionTests|LLMScorerTests|SpotNoticeTests|DashboardServerTests"
+TIMED_SUITES="StreamIngestionTests|LLMScorerTests|SpotNoticeTests|DashboardServerTests|RetryPolicyTests"
 MAIN_LIMIT=${CONVICTION_TEST_LIMIT_MAIN:-1800}
 TIMED_LIMIT=${CONVICTION_TEST_LIMIT_TIMED:-900}
 counts=.build/test-counts.jsonl

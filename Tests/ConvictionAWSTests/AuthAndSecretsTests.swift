@@ -26,6 +26,7 @@ struct SignatureCheckingTests {
             Issue.record("a wrong secret was accepted")
         } catch let error as AWSError {
             #expect(error.code == "SignatureDoesNotMatch" && error.status == 403)
+            #expect(error.errorCode == .credentials, "a refused signature is a credentials failure, for callers and the exit status")
             #expect(!"\(error)".contains("wrong-secret-canary"))
         }
         let sm = try SecretsManagerClient(configuration: motoConfiguration(auth.endpoint, keyID: auth.keyID, secret: "wrong-secret-canary"))
