@@ -58,9 +58,14 @@ public struct XPayloadReader {
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     public static func parse(_ line: some ContiguousBytes) throws(Failure) -> Fields {
-        let result: Result<Fields, Failure> = line.withUnsafeBytes { raw in
+        try read(line) { p throws(Failure) in try p.message() }
+    }
+
+    /// Runs `body` over the bytes of `input`.
+    private static func read<T>(_ input: some ContiguousBytes, _ body: (inout XPayloadReader) throws(Failure) -> T) throws(Failure) -> T {
+        let result: Result<T, Failure> = input.withUnsafeBytes { raw in
             var parser = XPayloadReader(raw.bindMemory(to: UInt8.self))
-            do throws(Failure) { return .success(try parser.message()) } catch { return .failure(error) }
+            do throws(Failure) { return .success(try body(&parser)) } catch { return .failure(error) }
         }
         return try result.get()
     }
@@ -260,11 +265,7 @@ extension XPayloadReader {
     }
 
     public static func searchPage(_ body: some ContiguousBytes) throws(Failure) -> SearchPage {
-        let result: Result<SearchPage, Failure> = body.withUnsafeBytes { raw in
-            var parser = XPayloadReader(raw.bindMemory(to: UInt8.self))
-            do throws(Failure) { return .success(try parser.searchPageBody()) } catch { return .failure(error) }
-        }
-        return try result.get()
+        try read(body) { p throws(Failure) in try p.searchPageBody() }
     }
 
     private mutating func searchPageBody() throws(Failure) -> SearchPage {
