@@ -40,7 +40,7 @@ struct EmulatorFeed: Sendable {
                 throw LoadError(description: "feed line \(n + 1): data.id or data.text missing")
             }
             let bytes = [UInt8](line)
-            let author = fields.userRanges.first { $0.id == fields.authorID }.map { Array(bytes[$0.range]) }
+            let author = fields.users.first { $0.id == fields.authorID }.map { Array(bytes[$0.range]) }
             entries.append(Entry(
                 id: id,
                 subject: RuleQuery.Subject(text: text, cashtags: fields.cashtags, lang: fields.lang, isRetweet: fields.isRetweet),

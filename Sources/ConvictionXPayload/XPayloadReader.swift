@@ -31,8 +31,8 @@ public struct XPayloadReader {
         public var cashtags: [String] = []
         public var isRetweet = false
         public var ruleTags: [String] = []
-        /// (user id, followers) from `includes.users`.
-        public var users: [(String, Int)] = []
+        /// The users of `includes.users`, or v1.1's inline author (first).
+        public var users: [User] = []
         public var sawData = false
         /// v1.1: `extended_tweet.full_text` / `full_text` and the extended entities win over the
         /// truncated `text` and its entities.
@@ -43,10 +43,16 @@ public struct XPayloadReader {
         /// True for an X API v1.1 status (numeric `id`, `id_str`, or an inline `user`).
         public var isV1 = false
         /// Where the post object lies in the line (`data`, or the whole line for a bare post), and
-        /// `includes` and each user object in it, so they can be served again byte for byte.
+        /// `includes`, so they can be served again byte for byte.
         public var dataRange: Range<Int>?
         public var includesRange: Range<Int>?
-        public var userRanges: [(id: String, range: Range<Int>)] = []
+    }
+
+    /// A user object: its id, followers, and where it lies in the bytes read.
+    public struct User: Sendable {
+        public var id: String
+        public var followers: Int
+        public var range: Range<Int>
     }
 
     /// Top-level keys of the v1.1 stream's notices, which carry no post.
@@ -87,28 +93,9 @@ public struct XPayloadReader {
                 fields.dataRange = start..<p.i
             case "includes":
                 p.skipWhitespace()
-                let includesStart = p.i
-                defer { fields.includesRange = includesStart..<p.i }
-                try p.object { key, p throws(Failure) in
-                    guard key == "users" else { return try p.skipValue() }
-                    try p.array { p throws(Failure) in
-                        var id: String?, followers = 0
-                        p.skipWhitespace()
-                        let userStart = p.i
-                        defer { if let id { fields.userRanges.append((id, userStart..<p.i)) } }
-                        try p.object { key, p throws(Failure) in
-                            switch key {
-                            case "id": id = try p.string("includes.users.id")
-                            case "public_metrics":
-                                try p.object { key, p throws(Failure) in
-                                    if key == "followers_count" { followers = try p.integer("includes.users.public_metrics.followers_count") } else { try p.skipValue() }
-                                }
-                            default: try p.skipValue()
-                            }
-                        }
-                        if let id { fields.users.append((id, followers)) }
-                    }
-                }
+                let start = p.i
+                fields.users += try p.includedUsers()
+                fields.includesRange = start..<p.i
             case "matching_rules":
                 try p.array { p throws(Failure) in
                     try p.object { key, p throws(Failure) in
@@ -132,7 +119,6 @@ public struct XPayloadReader {
         bare = bare.resolved()
         guard bare.id != nil, bare.text != nil, bare.createdAt != nil, bare.authorID != nil else { throw Failure(detail: "field data: missing") }
         bare.users += fields.users
-        bare.userRanges = fields.userRanges
         bare.includesRange = fields.includesRange
         bare.ruleTags = fields.ruleTags
         return bare
@@ -157,6 +143,7 @@ public struct XPayloadReader {
             // v1.1: the author inline.
             if try null() { return }
             fields.isV1 = true
+            let start = i
             var userID: String?, followers = 0
             try object { key, p throws(Failure) in
                 switch key {
@@ -168,7 +155,7 @@ public struct XPayloadReader {
             }
             guard let userID else { throw Failure(detail: "field \(prefix)user.id_str: missing") }
             fields.authorID = userID
-            fields.users.insert((userID, followers), at: 0)
+            fields.users.insert(User(id: userID, followers: followers, range: start..<i), at: 0)
         case "favorite_count": if try !null() { fields.likeCount = try integer(prefix + "favorite_count") }
         case "retweet_count": if try !null() { fields.retweetCount = try integer(prefix + "retweet_count") }
         case "retweeted_status":
@@ -231,6 +218,31 @@ public struct XPayloadReader {
         }
     }
 
+    /// `includes`: its `users` objects (a stream message's, or a search page's); other members are skipped.
+    private mutating func includedUsers() throws(Failure) -> [User] {
+        var users: [User] = []
+        try object { key, p throws(Failure) in
+            guard key == "users" else { return try p.skipValue() }
+            try p.array { p throws(Failure) in
+                p.skipWhitespace()
+                let start = p.i
+                var id: String?, followers = 0
+                try p.object { key, p throws(Failure) in
+                    switch key {
+                    case "id": id = try p.string("includes.users.id")
+                    case "public_metrics":
+                        try p.object { key, p throws(Failure) in
+                            if key == "followers_count" { followers = try p.integer("includes.users.public_metrics.followers_count") } else { try p.skipValue() }
+                        }
+                    default: try p.skipValue()
+                    }
+                }
+                if let id { users.append(User(id: id, followers: followers, range: start..<p.i)) }
+            }
+        }
+        return users
+    }
+
     /// An id written as a string (v2) or as a non-negative integer (v1.1), as its digits.
     private mutating func identifier(_ path: String) throws(Failure) -> String {
         let c = try peek()
@@ -260,7 +272,7 @@ extension XPayloadReader {
     /// each post and each user object lies in the body, so they can be stored byte for byte.
     public struct SearchPage: Sendable {
         public var posts: [(range: Range<Int>, authorID: String?)] = []
-        public var users: [(id: String, range: Range<Int>)] = []
+        public var users: [User] = []
         public var nextToken: String?
     }
 
@@ -281,18 +293,7 @@ extension XPayloadReader {
                     page.posts.append((start..<p.i, fields.authorID))
                 }
             case "includes":
-                try p.object { key, p throws(Failure) in
-                    guard key == "users" else { return try p.skipValue() }
-                    try p.array { p throws(Failure) in
-                        try p.expectObjectStart("includes.users")
-                        let start = p.i
-                        var id: String?
-                        try p.object { key, p throws(Failure) in
-                            if key == "id" { id = try p.string("includes.users.id") } else { try p.skipValue() }
-                        }
-                        if let id { page.users.append((id, start..<p.i)) }
-                    }
-                }
+                page.users = try p.includedUsers()
             case "meta":
                 try p.object { key, p throws(Failure) in
                     if key == "next_token" { page.nextToken = try p.optionalString("meta.next_token") } else { try p.skipValue() }

@@ -23,7 +23,7 @@ import Testing
         #expect(text.hasSuffix(#""includes":{"users":[{"username":"a","id":"7","public_metrics":{"followers_count":42}}]}}"#))
         let fields = try XPayloadReader.parse(first)
         #expect(fields.id == "1002" && fields.text == "$AAPL calls / puts" && fields.cashtags == ["AAPL"])
-        #expect(fields.users.map(\.0) == ["7"] && fields.users.map(\.1) == [42])
+        #expect(fields.users.map(\.id) == ["7"] && fields.users.map(\.followers) == [42])
         #expect(try JSONSerialization.jsonObject(with: Data(first)) is [String: Any])
     }
 
@@ -33,12 +33,12 @@ import Testing
         let bytes = [UInt8](line)
         #expect(String(decoding: bytes[fields.dataRange!], as: UTF8.self).hasPrefix(#"{"id":"5""#))
         #expect(String(decoding: bytes[fields.includesRange!], as: UTF8.self) == #"{"users":[{"id":"9"}]}"#)
-        #expect(fields.userRanges.map(\.id) == ["9"] && !fields.isV1)
+        #expect(fields.users.map(\.id) == ["9"] && !fields.isV1)
         let bare = Data(#"  {"id":"5","text":"hi","author_id":"9","created_at":"2026-01-02T15:00:00.000Z"} "#.utf8)
         let bareFields = try XPayloadReader.parse(bare)
         #expect(String(decoding: [UInt8](bare)[bareFields.dataRange!], as: UTF8.self) == String(decoding: bare, as: UTF8.self).trimmingCharacters(in: .whitespaces))
         let v1 = try XPayloadReader.parse(Data(#"{"id":5,"id_str":"5","text":"hi","created_at":"Tue Jun 02 10:29:27 +0000 2015","user":{"id_str":"9","followers_count":3}}"#.utf8))
-        #expect(v1.isV1)
+        #expect(v1.isV1 && v1.users.map(\.id) == ["9"] && v1.users.map(\.followers) == [3])
     }
 
     @Test func ruleTagsAndIDsAreEscapedAsJSONStrings() throws {

@@ -51,7 +51,7 @@ public struct PostNormalizer: Sendable {
         guard !matched.isEmpty else {
             throw Rejection(reason: "no_symbol", detail: "no configured symbol in matching_rules tags or entities.cashtags")
         }
-        let followers = fields.users.first { $0.0 == authorID }?.1 ?? 0
+        let followers = fields.users.first { $0.id == authorID }?.followers ?? 0
         let post = Post(
             id: id, text: text, createdAt: createdAt, receivedAt: receivedAt ?? createdAt,
             authorID: authorID, authorFollowers: followers, lang: fields.lang,
