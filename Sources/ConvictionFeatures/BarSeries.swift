@@ -85,4 +85,15 @@ enum Rolling {
         for i in n..<xs.count { s = (s * Double(n - 1) + xs[i]) / Double(n); out[i] = s }
         return out
     }
+
+    /// The true range max(H-L, |H-C_prev|, |L-C_prev|) of each bar after the first (element i-1 is bar i's).
+    static func trueRange(high h: [Double], low l: [Double], close c: [Double]) -> [Double] {
+        // Typed step by step: the one-expression form is too much for the type checker.
+        (1..<max(c.count, 1)).map { (i: Int) -> Double in
+            let span: Double = h[i] - l[i]
+            let up: Double = abs(h[i] - c[i - 1])
+            let down: Double = abs(l[i] - c[i - 1])
+            return max(span, up, down)
+        }
+    }
 }

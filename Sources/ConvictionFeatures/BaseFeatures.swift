@@ -137,13 +137,7 @@ enum BaseFeatures {
             let w = Array(c[($0 - 19)...$0]), m = Rolling.mean(w)
             return 4 * (w.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 20).squareRoot() / m
         }
-        let trueRange: [Double] = (1..<max(n, 1)).map { (i: Int) -> Double in
-            let span: Double = h[i] - l[i]
-            let up: Double = abs(h[i] - c[i - 1])
-            let down: Double = abs(l[i] - c[i - 1])
-            return max(span, up, down)
-        }
-        let atr = Rolling.wilder(trueRange, 14)
+        let atr = Rolling.wilder(Rolling.trueRange(high: h, low: l, close: c), 14)
         table.add("atr_14", .volatility, "14 bars", "fraction of C", "Wilder ATR_14 of the true range max(H-L, |H-C_prev|, |L-C_prev|), divided by C.") { i in
             i >= 1 ? atr[i - 1].map { $0 / c[i] } : nil
         }

@@ -75,13 +75,7 @@ enum DailyFeatures {
         table.add("park_20", .volatility, "20 sessions", "log return", "Parkinson: sqrt(mean over 20 sessions of ln(H/L)^2 / (4 ln 2)).") {
             $0 >= 19 ? (Rolling.mean(Array(hl2[($0 - 19)...$0])) / (4 * log(2.0))).squareRoot() : nil
         }
-        let trueRange: [Double] = (1..<max(n, 1)).map { (i: Int) -> Double in
-            let span: Double = h[i] - l[i]
-            let up: Double = abs(h[i] - c[i - 1])
-            let down: Double = abs(l[i] - c[i - 1])
-            return max(span, up, down)
-        }
-        let atr = Rolling.wilder(trueRange, 14)
+        let atr = Rolling.wilder(Rolling.trueRange(high: h, low: l, close: c), 14)
         table.add("atr_14", .volatility, "14 sessions", "fraction of C", "Wilder ATR_14 of the true range, divided by C.") { i in i >= 1 ? atr[i - 1].map { $0 / c[i] } : nil }
         let logV = v.map { log(1 + $0) }
         table.add("volume_z_20", .volume, "20 sessions", "z-score", "(log(1+V) - mean) / std of log(1+V) over the 20 sessions before t; null when std = 0.") {
