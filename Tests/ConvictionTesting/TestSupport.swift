@@ -75,9 +75,10 @@ public enum TestSupport {
         public let stderr: String
     }
 
-    /// Runs a program to completion; stdin is empty.
+    /// Runs a program to completion; stdin is empty. A child still running after `timeout` seconds
+    /// is killed, so a hung command fails its test instead of holding up the whole run.
     public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
-                           environment: [String: String]? = nil, input: Data? = nil) throws -> ProcessResult {
+                           environment: [String: String]? = nil, input: Data? = nil, timeout: Double = 900) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -88,14 +89,26 @@ public enum TestSupport {
         process.standardError = err
         process.standardInput = inPipe
         try process.run()
+        let deadline = killAfter(timeout, pid: process.processIdentifier)
+        defer { deadline.cancel() }
         if let input { inPipe.fileHandleForWriting.write(input) }
         try inPipe.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty child cannot block on a full pipe.
         let errData = ErrorCollector(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData.wait(), as: UTF8.self))
+        var stderr = String(decoding: errData.wait(), as: UTF8.self)
+        if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL {
+            stderr += "\n(killed: still running after \(Int(timeout)) s)"
+        }
+        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
+    }
+
+    /// Sends SIGKILL to `pid` after `seconds` unless the returned item is cancelled first.
+    static func killAfter(_ seconds: Double, pid: Int32) -> DispatchWorkItem {
+        let item = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+        return item
     }
 
     /// Runs `conviction` with the project root as working directory (so it finds .venv).
@@ -142,6 +155,9 @@ public final class PythonServer: @unchecked Sendable {  // immutable after init
         process.standardError = FileHandle.nullDevice
         process.standardInput = Pipe()
         try process.run()
+        // A script that never prints its port is killed after 60 s, which ends the read below.
+        let deadline = TestSupport.killAfter(60, pid: process.processIdentifier)
+        defer { deadline.cancel() }
         var line = Data()
         while !line.contains(0x0A) {
             let chunk = out.fileHandleForReading.availableData
