@@ -54,10 +54,10 @@ extension ConvictionConfiguration {
         return (low, high)
     }
 
-    /// An http(s) URL, or empty.
-    static func url(_ v: TOMLDocument.Value) throws(ValueError) -> String {
+    /// An http(s) URL, or empty when `optional`.
+    static func url(_ v: TOMLDocument.Value, optional: Bool = true) throws(ValueError) -> String {
         let s = try string(v)
-        guard s.isEmpty || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
+        guard (optional && s.isEmpty) || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
         return s
     }
 
@@ -65,6 +65,12 @@ extension ConvictionConfiguration {
     static func date(_ v: TOMLDocument.Value) throws(ValueError) -> CivilDate? {
         let s = try string(v)
         if s.isEmpty { return nil }
+        return try requiredDate(v)
+    }
+
+    /// A YYYY-MM-DD date.
+    static func requiredDate(_ v: TOMLDocument.Value) throws(ValueError) -> CivilDate {
+        let s = try string(v)
         guard let d = CivilDate(iso: s) else { throw ValueError(message: "\(s.debugDescription) is not a YYYY-MM-DD date") }
         return d
     }

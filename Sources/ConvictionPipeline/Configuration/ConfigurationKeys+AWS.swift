@@ -11,12 +11,7 @@ extension ConvictionConfiguration {
         Key(name: "aws.region", help: "AWS region; empty = AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, else us-east-1.",
             get: { .string($0.aws.region) }, set: { c, v throws(ValueError) in c.aws.region = try string(v) }),
         Key(name: "aws.endpoint", help: "Endpoint override (S3-compatible service, moto_server); empty = AWS_ENDPOINT_URL or AWS.",
-            get: { .string($0.aws.endpoint) },
-            set: { c, v throws(ValueError) in
-                let s = try string(v)
-                guard s.isEmpty || s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
-                c.aws.endpoint = s
-            }),
+            get: { .string($0.aws.endpoint) }, set: { c, v throws(ValueError) in c.aws.endpoint = try url(v) }),
         Key(name: "aws.profile", help: "Profile in ~/.aws/credentials; empty = AWS_PROFILE or default.",
             get: { .string($0.aws.profile) }, set: { c, v throws(ValueError) in c.aws.profile = try string(v) }),
         Key(name: "aws.create_bucket", help: "Create the data.dir bucket when it does not exist.",

@@ -48,12 +48,7 @@ extension ConvictionConfiguration {
         Key(name: "simulation.seed", help: "Seed: the same seed and settings give byte-identical data.",
             get: { .integer(Int($0.simulation.seed)) }, set: { c, v throws(ValueError) in c.simulation.seed = UInt64(try int(v, 0...Int.max)) }),
         Key(name: "simulation.start", help: "First calendar day (YYYY-MM-DD); the first session is on or after it.",
-            get: { .string($0.simulation.start.isoString) },
-            set: { c, v throws(ValueError) in
-                let s = try string(v)
-                guard let d = CivilDate(iso: s) else { throw ValueError(message: "\(s.debugDescription) is not a YYYY-MM-DD date") }
-                c.simulation.start = d
-            }),
+            get: { .string($0.simulation.start.isoString) }, set: { c, v throws(ValueError) in c.simulation.start = try requiredDate(v) }),
         Key(name: "simulation.sessions", help: "Trading sessions to simulate.",
             get: { .integer($0.simulation.sessions) }, set: { c, v throws(ValueError) in c.simulation.sessions = try int(v, 1...2000) }),
         Key(name: "simulation.signal", help: "How strongly post sentiment leads returns: 0 = not at all, 1 = default.",

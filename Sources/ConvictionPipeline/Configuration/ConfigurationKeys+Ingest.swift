@@ -8,12 +8,7 @@ import Foundation
 extension ConvictionConfiguration {
     static let ingestKeys: [Key] = [
         Key(name: "ingest.api_base", help: "X API base URL (a local X API server in tests).",
-            get: { .string($0.ingest.apiBase) },
-            set: { c, v throws(ValueError) in
-                let s = try string(v)
-                guard s.hasPrefix("http://") || s.hasPrefix("https://") else { throw ValueError(message: "\(s.debugDescription) is not an http(s) URL") }
-                c.ingest.apiBase = s
-            }),
+            get: { .string($0.ingest.apiBase) }, set: { c, v throws(ValueError) in c.ingest.apiBase = try url(v, optional: false) }),
         Key(name: "ingest.languages", help: "Accepted post languages (lang); empty = all.",
             get: { .array($0.ingest.filters.languages.sorted().map { .string($0) }) },
             set: { c, v throws(ValueError) in c.ingest.filters.languages = Set(try strings(v)) }),
