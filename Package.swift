@@ -28,8 +28,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
@@ -61,9 +59,7 @@ let package = Package(
         ),
         .target(
             name: "ConvictionDashboard",
-            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "ConvictionIngest", "ConvictionModeling", "ConvictionPipeline", crypto, logging, asyncHTTPClient,
-                           .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "ConvictionIngest", "ConvictionModeling", "ConvictionPipeline", crypto, logging, asyncHTTPClient] + nio
         ),
         .executableTarget(
             name: "ConvictionCLI",
@@ -80,7 +76,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "ConvictionTesting", dependencies: ["ConvictionCore"], path: "Tests/ConvictionTesting"),
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting", asyncHTTPClient] + nio),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionHTTP", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,

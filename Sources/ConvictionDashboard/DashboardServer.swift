@@ -2,12 +2,10 @@ import ConvictionCore
 import ConvictionPipeline
 import Crypto
 import Foundation
-import HTTPTypes
-import Hummingbird
-import Logging
-import NIOCore
+import ConvictionHTTP
+import NIOHTTP1
 
-/// The live dashboard (Hummingbird). Pages and panels are HTML with server-drawn SVG; every chart
+/// The live dashboard, on the project's one HTTP server. Pages and panels are HTML with server-drawn SVG; every chart
 /// has a JSON twin under `/api/`; `/events` is a server-sent event stream that says when a
 /// symbol-day's data changed, and the page's script (served from `/static/`, no inline scripts,
 /// so the content security policy can forbid them) then re-fetches its panels.
@@ -40,112 +38,115 @@ public struct DashboardServer: Sendable {
         self.data = data; self.settings = settings
     }
 
-    /// Serves until cancelled or SIGINT/SIGTERM; `onRunning` gets the bound port.
-    public func run(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "conviction-dashboard"),
-                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) }, logger: logger)
-        try await app.runService()
+    /// Serves until the task is cancelled; `onRunning` gets the bound port.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let server = try await HTTPServer.bind(host: settings.host, port: settings.port, commonHeaders: Self.securityHeaders) { [self] request, writer in
+            try await handle(request, writer)
+        }
+        await onRunning(server.port)
+        await server.run()
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.add(middleware: SecurityHeaders())
-        if let token = settings.token { router.add(middleware: BearerToken(token: token)) }
-        let data = self.data
-        let refresh = settings.refresh
-
-        router.get("/") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: true)
-            return Self.html(try await DashboardPage.render(data, symbol: symbol, date: date, live: true))
+    func handle(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter) async throws {
+        if let token = settings.token, request.path != "/login", !Self.authorized(request, token: token) {
+            return try await writer.respond(.unauthorized, body: Data("a bearer token is required\n".utf8), contentType: "text/plain",
+                                            headers: [("www-authenticate", "Bearer realm=\"conviction\"")])
         }
-        router.get("/panel/:name") { request, context -> Response in
-            let name = context.parameters.get("name") ?? ""
-            guard DashboardPage.panels.contains(name) else { throw HTTPError(.notFound, message: "no panel \(name)") }
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
-            return Self.html(try await DashboardPage.panel(name, data, symbol: symbol, date: date))
+        guard request.method == .GET || (request.method == .POST && request.path == "/login") else {
+            throw HTTPServer.Failure(.methodNotAllowed, "\(request.method) is not served here")
         }
-        router.get("/svg/volume") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
+        let query = request.query
+        switch request.path {
+        case "/":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: true)
+            try await Self.html(writer, try await DashboardPage.render(data, symbol: symbol, date: date, live: true))
+        case let path where path.hasPrefix("/panel/"):
+            let name = String(path.dropFirst("/panel/".count))
+            guard DashboardPage.panels.contains(name) else { throw HTTPServer.Failure(.notFound, "no panel \(name.prefix(32))") }
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
+            try await Self.html(writer, try await DashboardPage.panel(name, data, symbol: symbol, date: date))
+        case "/svg/volume":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
             let body = try await data.cached("svg|volume|\(symbol.rawValue)|\(date.isoString)") {
-                ByteBuffer(string: DashboardPage.volumeSVG(try await data.volume(symbol: symbol, date: date)))
+                Data(DashboardPage.volumeSVG(try await data.volume(symbol: symbol, date: date)).utf8)
             }
-            return Self.response(body, type: "image/svg+xml")
-        }
-        router.get("/svg/sentiment") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
-            return Self.response(DashboardPage.sentimentSVG(try await data.sentiment(symbol: symbol, date: date)), type: "image/svg+xml")
-        }
-        router.get("/svg/roc") { request, _ -> Response in
+            try await Self.send(writer, body, type: "image/svg+xml")
+        case "/svg/sentiment":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
+            try await Self.send(writer, Data(DashboardPage.sentimentSVG(try await data.sentiment(symbol: symbol, date: date)).utf8), type: "image/svg+xml")
+        case "/svg/roc":
             let reports = try await data.reports()
-            let wanted = request.uri.queryParameters["run"].map(String.init)
-            guard let report = wanted.map({ id in reports.first { $0.runID == id } }) ?? reports.first, let svg = DashboardPage.rocSVG(report) else {
-                throw HTTPError(.notFound, message: "no such run, or it has no ROC curve")
+            guard let report = query["run"].map({ id in reports.first { $0.runID == id } }) ?? reports.first, let svg = DashboardPage.rocSVG(report) else {
+                throw HTTPServer.Failure(.notFound, "no such run, or it has no ROC curve")
             }
-            return Self.response(svg, type: "image/svg+xml")
-        }
-        router.get("/api/days") { _, _ -> Response in try Self.json(try await data.days()) }
-        router.get("/api/volume") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
+            try await Self.send(writer, Data(svg.utf8), type: "image/svg+xml")
+        case "/api/days":
+            try await Self.json(writer, try await data.days())
+        case "/api/volume":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
             let body = try await data.cached("json|volume|\(symbol.rawValue)|\(date.isoString)") {
                 try Self.encode(try await data.volume(symbol: symbol, date: date))
             }
-            return Self.response(body, type: "application/json")
+            try await Self.send(writer, body, type: "application/json")
+        case "/api/sentiment":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
+            try await Self.json(writer, ["points": try await data.sentiment(symbol: symbol, date: date)])
+        case "/api/posts":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
+            let limit = min(500, max(1, query["limit"].flatMap { Int($0) } ?? 20))
+            try await Self.json(writer, ["posts": try await data.latestPosts(symbol: symbol, date: date, limit: limit)])
+        case "/api/health":
+            try await Self.json(writer, try await data.health())
+        case "/api/runs":
+            let limit = min(100, max(1, query["limit"].flatMap { Int($0) } ?? 5))
+            try await Self.json(writer, ["runs": try await data.runs(limit: limit)])
+        case "/events":
+            let (symbol, date) = try await Self.symbolDay(query, data, defaulting: false)
+            try await events(writer, symbol: symbol, date: date)
+        case "/static/dashboard.js":
+            try await Self.send(writer, Data(Self.script.utf8), type: "text/javascript; charset=utf-8")
+        case "/login" where settings.token != nil:
+            try await login(request, writer, token: settings.token!)
+        default:
+            throw HTTPServer.Failure(.notFound, "no page \(request.path.prefix(64))")
         }
-        router.get("/api/sentiment") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
-            return try Self.json(["points": try await data.sentiment(symbol: symbol, date: date)])
-        }
-        router.get("/api/posts") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
-            let limit = min(500, max(1, request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 20))
-            return try Self.json(["posts": try await data.latestPosts(symbol: symbol, date: date, limit: limit)])
-        }
-        router.get("/api/health") { _, _ -> Response in try Self.json(try await data.health()) }
-        router.get("/api/runs") { request, _ -> Response in
-            let limit = min(100, max(1, request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 5))
-            return try Self.json(["runs": try await data.runs(limit: limit)])
-        }
-        router.get("/events") { request, _ -> Response in
-            let (symbol, date) = try await Self.symbolDay(request, data, defaulting: false)
-            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-                            body: ResponseBody { writer in
-                                var last: String?
-                                var quiet = 0
-                                while !Task.isCancelled {
-                                    let volume = try await data.volume(symbol: symbol, date: date)
-                                    let health = try await data.health()
-                                    let runs = try await data.runs(limit: 1)
-                                    let state = "{\"posts\":\(volume.posts),\"scored\":\(volume.scored),\"stored\":\(health.postsStored),\"run\":\"\(runs.first?.runID ?? "")\"}"
-                                    if state != last {
-                                        try await writer.write(ByteBuffer(string: "event: update\ndata: \(state)\n\n"))
-                                        last = state
-                                        quiet = 0
-                                    } else {
-                                        quiet += 1
-                                        // A comment now and then, so proxies keep the stream open.
-                                        if quiet % 15 == 0 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
-                                    }
-                                    try await Task.sleep(for: refresh)
-                                }
-                                try await writer.finish(nil)
-                            })
-        }
-        router.get("/static/dashboard.js") { _, _ -> Response in Self.response(Self.script, type: "text/javascript; charset=utf-8") }
-        if let token = settings.token {
-            // The token goes in a form's body, never in a URL (history, proxy logs).
-            router.get("/login") { _, _ -> Response in
-                Self.html("<!doctype html><html><head><meta charset=\"utf-8\"><title>Conviction</title></head><body><form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autofocus></label> <button>Open the dashboard</button></form></body></html>")
+    }
+
+    /// Server-sent events: `update` whenever the day's counts, the stored total or the newest run change.
+    func events(_ writer: HTTPServer.ResponseWriter, symbol: Symbol, date: CivilDate) async throws {
+        try await writer.head(.ok, headers: [("content-type", "text/event-stream"), ("cache-control", "no-store")])
+        var last: String?
+        var quiet = 0
+        while !Task.isCancelled && !writer.isClosed {
+            let volume = try await data.volume(symbol: symbol, date: date)
+            let health = try await data.health()
+            let runs = try await data.runs(limit: 1)
+            let state = "{\"posts\":\(volume.posts),\"scored\":\(volume.scored),\"stored\":\(health.postsStored),\"run\":\"\(runs.first?.runID ?? "")\"}"
+            if state != last {
+                try await writer.chunk(Data("event: update\ndata: \(state)\n\n".utf8))
+                last = state
+                quiet = 0
+            } else {
+                quiet += 1
+                // A comment now and then, so proxies keep the stream open.
+                if quiet % 15 == 0 { try await writer.chunk(Data(": keep-alive\n\n".utf8)) }
             }
-            router.post("/login") { request, _ -> Response in
-                let body = try await request.body.collect(upTo: 4096)
-                let form = URLComponents(string: "/?" + String(buffer: body).replacingOccurrences(of: "+", with: "%20"))
-                guard let given = form?.queryItems?.first(where: { $0.name == "token" })?.value, BearerToken.matches(given, token) else {
-                    throw HTTPError(.unauthorized, message: "wrong or missing token")
-                }
-                return Response(status: .seeOther, headers: [.location: "/", .setCookie: "\(BearerToken.cookie)=\(given); Path=/; HttpOnly; SameSite=Strict"])
-            }
+            try await Task.sleep(for: settings.refresh)
         }
-        return router
+        try? await writer.end()
+    }
+
+    /// The token goes in a form's body, never in a URL (history, proxy logs).
+    func login(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter, token: Secret) async throws {
+        guard request.method == .POST else {
+            return try await Self.html(writer, "<!doctype html><html><head><meta charset=\"utf-8\"><title>Conviction</title></head><body><form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autofocus></label> <button>Open the dashboard</button></form></body></html>")
+        }
+        let form = URLComponents(string: "/?" + String(decoding: request.body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20"))
+        guard let given = form?.queryItems?.first(where: { $0.name == "token" })?.value, Self.matches(given, token) else {
+            throw HTTPServer.Failure(.unauthorized, "wrong or missing token")
+        }
+        try await writer.respond(.seeOther, body: Data(), contentType: "text/plain",
+                                 headers: [("location", "/"), ("set-cookie", "\(Self.cookie)=\(given); Path=/; HttpOnly; SameSite=Strict")])
     }
 
     /// The page's only script: on each `update` event, re-fetch every panel.
@@ -166,74 +167,62 @@ public struct DashboardServer: Sendable {
     """
 
     /// The symbol and day a request names; with `defaulting`, the first symbol and its newest day.
-    static func symbolDay(_ request: Request, _ data: DashboardData, defaulting: Bool) async throws -> (Symbol, CivilDate) {
-        let query = request.uri.queryParameters
-        let symbolText = query["symbol"].map(String.init)
+    static func symbolDay(_ query: [String: String], _ data: DashboardData, defaulting: Bool) async throws -> (Symbol, CivilDate) {
+        let symbolText = query["symbol"]
         guard let symbolText = symbolText ?? (defaulting ? data.symbols.first?.rawValue : nil) else {
-            throw HTTPError(.badRequest, message: "missing symbol= (one of \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
+            throw HTTPServer.Failure(.badRequest, "missing symbol= (one of \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
         }
         let symbol = Symbol(symbolText)
         guard data.symbols.contains(symbol) else {
-            throw HTTPError(.notFound, message: "unknown symbol \(symbolText.prefix(16)) (known: \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
+            throw HTTPServer.Failure(.notFound, "unknown symbol \(symbolText.prefix(16)) (known: \(data.symbols.map(\.rawValue).joined(separator: ", ")))")
         }
         if let text = query["date"] {
-            guard let date = CivilDate(iso: String(text)) else { throw HTTPError(.badRequest, message: "date= must be YYYY-MM-DD") }
+            guard let date = CivilDate(iso: text) else { throw HTTPServer.Failure(.badRequest, "date= must be YYYY-MM-DD") }
             return (symbol, date)
         }
-        guard defaulting else { throw HTTPError(.badRequest, message: "missing date= (YYYY-MM-DD)") }
+        guard defaulting else { throw HTTPServer.Failure(.badRequest, "missing date= (YYYY-MM-DD)") }
         guard let newest = try await data.days()[symbol.rawValue]?.last.flatMap(CivilDate.init(iso:)) else {
-            throw HTTPError(.notFound, message: "no posts for \(symbol.rawValue) yet: run `conviction ingest`")
+            throw HTTPServer.Failure(.notFound, "no posts for \(symbol.rawValue) yet: run `conviction ingest`")
         }
         return (symbol, newest)
     }
 
-    static func response(_ text: String, type: String) -> Response { response(ByteBuffer(string: text), type: type) }
-
-    static func response(_ body: ByteBuffer, type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-store"], body: .init(byteBuffer: body))
+    static func send(_ writer: HTTPServer.ResponseWriter, _ body: Data, type: String) async throws {
+        try await writer.respond(.ok, body: body, contentType: type, headers: [("cache-control", "no-store")])
     }
 
-    static func html(_ text: String) -> Response { response(text, type: "text/html; charset=utf-8") }
+    static func html(_ writer: HTTPServer.ResponseWriter, _ text: String) async throws {
+        try await send(writer, Data(text.utf8), type: "text/html; charset=utf-8")
+    }
 
-    static func json(_ value: some Encodable) throws -> Response { response(try encode(value), type: "application/json") }
+    static func json(_ writer: HTTPServer.ResponseWriter, _ value: some Encodable) async throws {
+        try await send(writer, try encode(value), type: "application/json")
+    }
 
     /// snake_case keys, sorted, as the README documents them.
-    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+    static func encode(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return ByteBuffer(bytes: try encoder.encode(value))
+        return try encoder.encode(value)
     }
-}
 
-/// Headers that keep injected content inert: only same-origin scripts, no framing, no sniffing.
-struct SecurityHeaders: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        return response
-    }
-}
+    /// Headers that keep injected content inert: only same-origin scripts, no framing, no sniffing.
+    static let securityHeaders = [
+        ("content-security-policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ]
 
-/// Requires the token on every request but `/login`.
-struct BearerToken: RouterMiddleware {
-    typealias Context = BasicRequestContext
     static let cookie = "conviction_dashboard"
-    let token: Secret
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/login" { return try await next(request, context) }
-        let header = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        let cookie = request.headers[values: .cookie].flatMap { $0.split(separator: ";") }
+    /// The token from the `Authorization: Bearer` header or the sign-in cookie.
+    static func authorized(_ request: HTTPServer.Request, token: Secret) -> Bool {
+        let header = request.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let cookie = request.headers["cookie"].flatMap { $0.split(separator: ";") }
             .map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix(Self.cookie + "=") }.map { String($0.dropFirst(Self.cookie.count + 1)) }
-        guard let given = header ?? cookie, Self.matches(given, token) else {
-            return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"conviction\""],
-                            body: .init(byteBuffer: ByteBuffer(string: "a bearer token is required\n")))
-        }
-        return try await next(request, context)
+        guard let given = header ?? cookie else { return false }
+        return matches(given, token)
     }
 
     /// Compares digests, so the time taken does not tell how much of the token was right.

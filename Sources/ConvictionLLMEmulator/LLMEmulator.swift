@@ -47,7 +47,7 @@ public final class LLMEmulator: Sendable {
     public static let markers = (error: "[[llm-error]]", garbage: "[[llm-garbage]]", noAnswer: "[[llm-noanswer]]", hang: "[[llm-hang]]")
 
     private let shared: Mutex<(behaviour: Behaviour, state: State, random: SeededGenerator)>
-    private let server = Mutex<LoopbackHTTPServer?>(nil)
+    private let server = Mutex<HTTPServer?>(nil)
     private let serving = Mutex<Task<Void, Never>?>(nil)
     private let lexicon = LexiconScorer()
 
@@ -61,7 +61,7 @@ public final class LLMEmulator: Sendable {
 
     /// Binds and serves in the background; returns the base URL (`http://host:port`).
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
-        let server = try await LoopbackHTTPServer.bind(host: host, port: port) { [self] request, writer in
+        let server = try await HTTPServer.bind(host: host, port: port) { [self] request, writer in
             try await handle(request, writer)
         }
         self.server.withLock { $0 = server }
@@ -74,7 +74,7 @@ public final class LLMEmulator: Sendable {
         serving.withLock { $0 }?.cancel()
     }
 
-    func handle(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter) async throws {
+    func handle(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter) async throws {
         switch (request.method, request.path) {
         case (.POST, "/v1/chat/completions"), (.POST, "/v1/completions"):
             try await complete(request, writer, chat: request.path.hasSuffix("chat/completions"))
@@ -106,7 +106,7 @@ public final class LLMEmulator: Sendable {
         }
     }
 
-    func complete(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter, chat: Bool) async throws {
+    func complete(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter, chat: Bool) async throws {
         let (behaviour, transient, arrival) = shared.withLock { s -> (Behaviour, Bool, Int) in
             s.state.requests += 1
             s.state.inFlight += 1

@@ -9,7 +9,7 @@ import NIOHTTP1
 extension XAPIEmulator {
     // MARK: - Rules
 
-    func rules(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
+    func rules(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
         let sent = Timestamps.iso8601(configuration.clock.now())
         if request.method == .GET {
             let rules = mutable.withLockedValue { $0.rules }
@@ -77,7 +77,7 @@ extension XAPIEmulator {
 
     // MARK: - Recent search
 
-    func search(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
+    func search(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
         mutable.withLockedValue { $0.state.searchRequests += 1 }
         func bad(_ detail: String) async throws {
             try await writer.respond(.badRequest, body: json(["title": "Invalid Request", "detail": detail, "status": 400]), headers: limitHeaders)

@@ -28,7 +28,7 @@ extension XAPIEmulator {
         }
     }
 
-    func stream(_ writer: LoopbackHTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
+    func stream(_ writer: HTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
         if let fault = takeFault(atConnect: true) {
             mutable.withLockedValue { $0.state.connectLog.append(fault == .tooManyConnections ? "429" : "5xx") }
             if fault == .tooManyConnections {
@@ -140,7 +140,7 @@ extension XAPIEmulator {
 
     /// Applies an in-stream fault around `line` (the post due next, or the last one sent). Returns
     /// true when the fault ended the connection.
-    func inject(_ fault: Fault, line: [UInt8]?, _ writer: LoopbackHTTPServer.ResponseWriter) async throws -> Bool {
+    func inject(_ fault: Fault, line: [UInt8]?, _ writer: HTTPServer.ResponseWriter) async throws -> Bool {
         let newline: [UInt8] = [0x0D, 0x0A]
         switch fault {
         case .dropMidLine:

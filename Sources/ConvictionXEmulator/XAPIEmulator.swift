@@ -89,7 +89,7 @@ public final class XAPIEmulator: Sendable {
     public let configuration: Configuration
     let feed: EmulatorFeed
     let mutable = NIOLockedValueBox(Mutable())
-    private let server = NIOLockedValueBox<(LoopbackHTTPServer, Task<Void, Never>)?>(nil)
+    private let server = NIOLockedValueBox<(HTTPServer, Task<Void, Never>)?>(nil)
 
     /// `feedLines`: X API v2 stream messages or bare posts, one per element.
     public init(configuration: Configuration, feedLines: [Data]) throws {
@@ -101,7 +101,7 @@ public final class XAPIEmulator: Sendable {
     /// Binds to `host:port` (0 = any free port) and serves in the background; returns the base URL.
     @discardableResult
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
-        let http = try await LoopbackHTTPServer.bind(host: host, port: port) { request, writer in
+        let http = try await HTTPServer.bind(host: host, port: port) { request, writer in
             try await self.handle(request, writer)
         }
         let task = Task { await http.run() }
@@ -170,7 +170,7 @@ public final class XAPIEmulator: Sendable {
         }
     }
 
-    private func handle(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter) async throws {
+    private func handle(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter) async throws {
         if request.path.hasPrefix("/__emulator/") { return try await admin(request, writer) }
         let endpoint: String, limit: Int
         switch request.path {
@@ -201,7 +201,7 @@ public final class XAPIEmulator: Sendable {
         }
     }
 
-    private func admin(_ request: LoopbackHTTPServer.Request, _ writer: LoopbackHTTPServer.ResponseWriter) async throws {
+    private func admin(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter) async throws {
         switch request.path {
         case "/__emulator/state":
             let encoder = JSONEncoder()

@@ -92,9 +92,7 @@ enum KnownStore {
         let data = DashboardData(store: store, symbols: [Symbol("AAPL"), Symbol("TSLA")], metricsURL: metricsURL, ttl: .milliseconds(50))
         let server = try DashboardServer(data: data, settings: settings)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "test.dashboard")
-        logger.logLevel = .error
-        let task = Task { try await server.run(logger: logger) { continuation.yield($0) } }
+        let task = Task { try await server.run { continuation.yield($0) } }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         return Running(base: "http://127.0.0.1:\(port)", task: task)

@@ -4,13 +4,14 @@ import ConvictionDashboard
 import ConvictionFeatures
 import ConvictionPipeline
 import Foundation
+import ServiceLifecycle
 
 extension Conviction {
     struct Dashboard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Serve the live dashboard: tweet volume by sentiment with the price, sent_5m/sent_60m, posts, ingestion health, runs.",
             discussion: """
-            Serves http://127.0.0.1:8080/ (Hummingbird; no external scripts, fonts or styles). Charts are SVG drawn by the
+            Serves http://127.0.0.1:8080/ (no external scripts, fonts or styles). Charts are SVG drawn by the
             server and refresh through server-sent events while ingestion and scoring write to the store; every chart has a
             JSON twin under /api/ (see the README). Bound to another address, it requires the bearer token held in the
             variable --token-env names. --snapshot writes dashboard/index.html into the store instead and exits. Examples:
@@ -45,9 +46,14 @@ extension Conviction {
             let server = try DashboardServer(data: data, settings: settings)
             if context.dryRun { return print("plan: serve the dashboard on \(host):\(port)\(settings.token == nil ? "" : " with a bearer token")") }
             let shownHost = host.contains(":") ? "[\(host)]" : host
-            try await server.run(logger: context.logger) { port in
-                // Unbuffered, so a script reading the pipe learns the URL at once.
-                FileHandle.standardOutput.write(Data("dashboard: serving http://\(shownHost):\(port)/\n".utf8))
+            // SIGTERM or SIGINT cancels the server, which closes its connections and returns.
+            try await GracefulShutdown.run(logger: context.logger) {
+                try await cancelWhenGracefulShutdown {
+                    try await server.run { port in
+                        // Unbuffered, so a script reading the pipe learns the URL at once.
+                        FileHandle.standardOutput.write(Data("dashboard: serving http://\(shownHost):\(port)/\n".utf8))
+                    }
+                }
             }
         }
     }

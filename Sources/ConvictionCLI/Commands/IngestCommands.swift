@@ -98,7 +98,7 @@ extension Conviction {
                     api: api, store: context.store, journal: journal,
                     symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,
                     settings: settings, logger: context.logger)
-                var metricsServer: LoopbackHTTPServer?
+                var metricsServer: HTTPServer?
                 if configuration.ingest.metricsPort > 0 {
                     metricsServer = try await ingestor.metrics.serve(port: configuration.ingest.metricsPort)
                     context.logger.info("ingest stream: metrics at http://127.0.0.1:\(configuration.ingest.metricsPort)/metrics")

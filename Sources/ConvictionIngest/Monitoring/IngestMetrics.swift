@@ -95,8 +95,8 @@ public final class IngestMetrics: Sendable {
 
 extension IngestMetrics {
     /// Serves `GET /metrics` (Prometheus text) on `host:port` until the returned server is closed.
-    public func serve(host: String = "127.0.0.1", port: Int) async throws -> LoopbackHTTPServer {
-        let server = try await LoopbackHTTPServer.bind(host: host, port: port) { request, writer in
+    public func serve(host: String = "127.0.0.1", port: Int) async throws -> HTTPServer {
+        let server = try await HTTPServer.bind(host: host, port: port) { request, writer in
             guard request.path == "/metrics" else { return try await writer.respond(.notFound, body: Data("see /metrics\n".utf8), contentType: "text/plain") }
             try await writer.respond(.ok, body: Data(self.prometheusText().utf8), contentType: "text/plain; version=0.0.4")
         }
