@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -55,6 +56,7 @@ let package = Package(
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionXPayload", "ConvictionIngest", "ConvictionScoring",
                 "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(

@@ -38,9 +38,11 @@ import Testing
         ("[simulation]\n\nsignal = \"strong\"\n", ":3: simulation.signal: expected a number"),
         ("[training]\nfolds = 0\n", ":2: training.folds: 0 is out of range 1...50"),
         ("[simulation]\nstart = \"2026-02-30\"\n", ":2: simulation.start: \"2026-02-30\" is not a YYYY-MM-DD date"),
-        ("[universe\n", ":1: malformed table header [universe"),
-        ("[data]\ndir = data\n", ":2: data.dir: cannot read value \"data\" (strings need double quotes)"),
-        ("[training]\nfolds = 2\nfolds = 3\n", ":3: training.folds: defined twice"),
+        ("[universe\n", ":1: Error while parsing table header: expected ']', saw '\\n'"),
+        ("[data]\ndir = data\n", ":2: data.dir: Error while parsing value: could not determine value type (strings need double quotes: dir = \"data\")"),
+        ("[training]\nfolds = 2\nfolds = 3\n", ":3: training.folds: Error while parsing key-value pair: cannot redefine existing integer 'folds'"),
+        ("[training]\nfolds = 3\n\n[training]\nfolds = 4\n", ":5: training.folds: Error while parsing key-value pair: cannot redefine existing integer 'folds'"),
+        ("[training]\nsearch_max_depth = [\n  2,\n  \"deep\",\n]\n", ":2: training.search_max_depth: expected a number"),
     ])
     func errorsNameTheKeyAndTheLine(_ example: (String, String)) throws {
         let path = write(example.0)
@@ -48,6 +50,27 @@ import Testing
         #expect { try c.apply(file: path) } throws: { error in
             "\(error)" == path + example.1 || { print("got: \(error)"); return false }()
         }
+    }
+
+    /// The file is TOML 1.0 (TOMLKit): arrays over several lines, literal strings, bare dates,
+    /// dotted keys and inline tables all read.
+    @Test func anyTOMLSpellingOfAValueReads() throws {
+        let path = write("""
+        universe.symbols = [
+          'AAPL',   # literal strings
+          "MSFT",
+        ]
+        [training]
+        test_start = 2015-10-01
+        validation_start = "2015-07-01"
+        [simulation]
+        sessions = 1_000
+        """)
+        var c = ConvictionConfiguration()
+        try c.apply(file: path)
+        #expect(c.symbols == [Symbol("AAPL"), Symbol("MSFT")])
+        #expect(c.training.testStart?.isoString == "2015-10-01" && c.training.validationStart?.isoString == "2015-07-01")
+        #expect(c.simulation.sessions == 1000)
     }
 
     @Test func environmentOverridesTheFile() throws {

@@ -35,7 +35,7 @@ extension ConvictionConfiguration {
             set: { c, v throws(ValueError) in
                 var aliases: [Symbol: Symbol] = [:]
                 for entry in try strings(v) {
-                    let parts = entry.split(separator: "=", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
+                    let parts = entry.split(separator: "=", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                     guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, parts.allSatisfy({ $0.allSatisfy(\.isLetter) }) else {
                         throw ValueError(message: "\(entry.debugDescription) is not OLD=SYMBOL, e.g. \"FB=META\"")
                     }

@@ -51,12 +51,11 @@ extension ConvictionConfiguration {
         guard let key = Self.keys.first(where: { $0.name == name }) else { throw Error(description: "\(origin): unknown key \(name)") }
         // Text from the environment or a flag: a TOML value where it reads as one of the key's
         // type, else a bare word for a string key, or a comma list for an array key.
-        var text = Substring(raw)
-        var value = (try? TOMLDocument.parseValue(&text)).flatMap { String(text).trimmingWhitespace().isEmpty ? $0 : nil }
+        var value = TOMLDocument.value(parsing: raw)
         switch (key.get(self), value) {
         case (.string, .string?), (.array, .array?): break
         case (.string, _): value = .string(raw)
-        case (.array, _): value = .array(raw.split(separator: ",").map { .string(String($0).trimmingWhitespace()) })
+        case (.array, _): value = .array(raw.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
         default: break
         }
         do { try key.set(&self, value ?? .string(raw)) } catch {

@@ -1,7 +1,10 @@
 import ConvictionCore
-/// The subset of TOML that Conviction's configuration uses: `[table]` headers, `key = value` with
-/// strings, integers, floats, booleans and one-line arrays of those, and `#` comments. Every value
-/// remembers its line, so a bad one can be reported as `conviction.toml:12: training.folds: ...`.
+import TOMLKit
+
+/// A configuration file read with TOMLKit (toml++, the whole of TOML 1.0), flattened to dotted
+/// keys (`training.folds`) that each remember their line, so a bad value is reported as
+/// `conviction.toml:12: training.folds: ...`. TOMLKit gives no positions for values, so
+/// `KeyLines` finds each key's line in the text; TOMLKit's own parse errors carry their line.
 public struct TOMLDocument: Sendable {
     public enum Value: Sendable, Equatable {
         case string(String), integer(Int), float(Double), bool(Bool), array([Value])
@@ -12,7 +15,7 @@ public struct TOMLDocument: Sendable {
         public let line: Int
     }
 
-    /// Dotted keys (`training.folds`) in file order.
+    /// Dotted keys in file order.
     public private(set) var entries: [(key: String, entry: Entry)] = []
 
     public struct ParseError: ConvictionError {
@@ -24,113 +27,60 @@ public struct TOMLDocument: Sendable {
     }
 
     public init(parsing text: String, file: String) throws(ParseError) {
-        var table = ""
-        var seen: Set<String> = []
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = offset + 1
-            let line = Self.stripComment(String(rawLine)).trimmingWhitespace()
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") {
-                guard line.hasSuffix("]"), !line.hasPrefix("[[") else {
-                    throw ParseError(file: file, line: number, message: "malformed table header \(line)")
-                }
-                table = String(line.dropFirst().dropLast()).trimmingWhitespace()
-                guard !table.isEmpty, table.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else {
-                    throw ParseError(file: file, line: number, message: "invalid table name [\(table)]")
-                }
-                continue
+        let lines = KeyLines(text)
+        // Files written by `conviction config init` before 0.9 open `[scoring]` twice, which TOML
+        // forbids; such a file is read with each table's parts brought together (lines kept).
+        let (merged, originalLine) = lines.mergingRepeatedTables(text)
+        let table: TOMLTable
+        do { table = try TOMLTable(string: merged) } catch let error as TOMLParseError {
+            let line = originalLine(error.source.begin.line)
+            throw ParseError(file: file, line: line, message: lines.explain(error.description, line: line))
+        } catch {
+            throw ParseError(file: file, line: 1, message: "\(error)")
+        }
+        var flat: [(String, Value)] = []
+        do { try Self.flatten(table, prefix: "", into: &flat) } catch {
+            throw ParseError(file: file, line: lines.line(of: error.key) ?? 1, message: "\(error.key): \(error.message)")
+        }
+        entries = flat.map { ($0.0, Entry(value: $0.1, line: lines.line(of: $0.0) ?? 1)) }.sorted { $0.entry.line < $1.entry.line }
+    }
+
+    /// One value as a user types it after `key =` (an environment variable, a flag); nil when it
+    /// is not a TOML value.
+    static func value(parsing text: String) -> Value? {
+        guard !text.contains("\n"), let table = try? TOMLTable(string: "v = " + text), let v = table["v"] else { return nil }
+        return try? value(v, key: "v")
+    }
+
+    struct FlattenError: Error { let key: String; let message: String }
+
+    static func flatten(_ table: TOMLTable, prefix: String, into out: inout [(String, Value)]) throws(FlattenError) {
+        for (name, item) in table {
+            let key = prefix.isEmpty ? name : prefix + "." + name
+            if let inner = item.table {
+                try flatten(inner, prefix: key, into: &out)
+            } else {
+                out.append((key, try value(item, key: key)))
             }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw ParseError(file: file, line: number, message: "expected `key = value`, got \(line)")
-            }
-            let key = String(line[..<equals]).trimmingWhitespace()
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw ParseError(file: file, line: number, message: "invalid key \(key.debugDescription)")
-            }
-            let fullKey = table.isEmpty ? key : table + "." + key
-            guard seen.insert(fullKey).inserted else {
-                throw ParseError(file: file, line: number, message: "\(fullKey): defined twice")
-            }
-            var rest = Substring(String(line[line.index(after: equals)...]).trimmingWhitespace())
-            let value: Value
-            do { value = try Self.parseValue(&rest) } catch {
-                throw ParseError(file: file, line: number, message: "\(fullKey): \(error.message)")
-            }
-            guard String(rest).trimmingWhitespace().isEmpty else {
-                throw ParseError(file: file, line: number, message: "\(fullKey): unexpected text after the value: \(rest)")
-            }
-            entries.append((fullKey, Entry(value: value, line: number)))
         }
     }
 
-    struct ValueError: Error { let message: String }
-
-    static func parseValue(_ s: inout Substring) throws(ValueError) -> Value {
-        s = Substring(String(s).trimmingWhitespace())
-        guard let first = s.first else { throw ValueError(message: "missing value") }
-        if first == "\"" {
-            s.removeFirst()
-            var out = ""
-            while let c = s.first {
-                s.removeFirst()
-                if c == "\"" { return .string(out) }
-                if c == "\\" {
-                    guard let e = s.first else { break }
-                    s.removeFirst()
-                    switch e {
-                    case "n": out.append("\n")
-                    case "t": out.append("\t")
-                    case "\"": out.append("\"")
-                    case "\\": out.append("\\")
-                    default: throw ValueError(message: "unsupported escape \\\(e)")
-                    }
-                } else { out.append(c) }
-            }
-            throw ValueError(message: "unterminated string")
-        }
-        if first == "[" {
-            s.removeFirst()
+    static func value(_ item: any TOMLValueConvertible, key: String) throws(FlattenError) -> Value {
+        switch item.type {
+        case .string: return .string(item.string ?? "")
+        case .int: return .integer(item.int ?? 0)
+        case .double: return .float(item.double ?? 0)
+        case .bool: return .bool(item.bool ?? false)
+        // A bare TOML date (`test_start = 2015-10-01`) reads as the same text in quotes.
+        case .date:
+            let d = item.date!
+            return .string(CivilDate(year: d.year, month: d.month, day: d.day).isoString)
+        case .array:
             var items: [Value] = []
-            while true {
-                s = Substring(String(s).trimmingWhitespace())
-                if s.first == "]" { s.removeFirst(); return .array(items) }
-                items.append(try parseValue(&s))
-                s = Substring(String(s).trimmingWhitespace())
-                if s.first == "," { s.removeFirst(); continue }
-                if s.first == "]" { s.removeFirst(); return .array(items) }
-                throw ValueError(message: "expected , or ] in array")
-            }
+            for element in item.array! { items.append(try value(element, key: key)) }
+            return .array(items)
+        case .table: throw FlattenError(key: key, message: "an inline table is not a value here")
+        case .time, .dateTime: throw FlattenError(key: key, message: "a time is not a value here (dates are written YYYY-MM-DD)")
         }
-        let token = String(s.prefix { $0 != "," && $0 != "]" && $0 != " " && $0 != "\t" })
-        s = s.dropFirst(token.count)
-        if token == "true" { return .bool(true) }
-        if token == "false" { return .bool(false) }
-        let digits = token.replacingUnderscores()
-        if let i = Int(digits) { return .integer(i) }
-        if let d = Double(digits), digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .float(d) }
-        throw ValueError(message: "cannot read value \(token.debugDescription) (strings need double quotes)")
     }
-
-    static func stripComment(_ line: String) -> String {
-        var inString = false
-        var escaped = false
-        for (i, c) in zip(line.indices, line) {
-            if escaped { escaped = false; continue }
-            if c == "\\" && inString { escaped = true; continue }
-            if c == "\"" { inString.toggle() }
-            if c == "#" && !inString { return String(line[..<i]) }
-        }
-        return line
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
-        return String(s)
-    }
-
-    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
 }
