@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // MARK: - C libraries
@@ -42,7 +44,8 @@ let package = Package(
         // The X payload schema: its Codable types, the one reader and the one writer.
         .target(name: "ConvictionXPayload", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
-        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload", "ConvictionStore", asyncHTTPClient, grdb, logging] + nio),
+        .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload", "ConvictionStore", asyncHTTPClient, grdb, logging,
+                                                   .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")] + nio),
         // The local X API server: tests and `make demo` stream through the real client against it.
         .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload"] + nio),
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),
@@ -80,7 +83,7 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting", asyncHTTPClient] + nio),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging, .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionHTTP", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionLLMEmulator", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),

@@ -1,12 +1,18 @@
 import ConvictionCore
 import ConvictionHTTP
+import CoreMetrics
 import Foundation
 import NIOConcurrencyHelpers
 import NIOHTTP1
+import Prometheus
 
-/// The ingester's counters and gauges, shown in Prometheus text format (`/metrics`) while it runs.
+/// The ingester's counters and gauges. The ingester keeps a `Snapshot` it can read back (is the
+/// stream connected, how many posts so far), and every change is emitted through swift-metrics:
+/// to this ingester's own Prometheus registry, served at `/metrics`, and to any other backend
+/// passed as `also` (a CloudWatch factory, say). Each ingester has its own registry, so several
+/// in one process (the tests) never mix their counts.
 public final class IngestMetrics: Sendable {
-    public struct Snapshot: Sendable {
+    public struct Snapshot: Sendable, Equatable {
         public var postsBySymbol: [String: Int] = [:]
         public var postsPerSecond: [String: Double] = [:]
         public var rejectedByReason: [String: Int] = [:]
@@ -24,20 +30,76 @@ public final class IngestMetrics: Sendable {
         public var lastPostAt: Int64 = 0
     }
 
+    /// Names, types and help texts: the one list of what `/metrics` shows.
+    static let families: [(name: String, label: String?, help: String)] = [
+        ("conviction_ingest_posts_total", "symbol", "Posts accepted, by symbol."),
+        ("conviction_ingest_posts_per_second", "symbol", "Posts accepted per second over the last second, by symbol."),
+        ("conviction_ingest_rejected_total", "reason", "Posts quarantined, by reason."),
+        ("conviction_ingest_reconnects_total", "class", "Stream reconnects, by the class of what ended the connection."),
+        ("conviction_ingest_backfilled_posts_total", nil, "Posts fetched by recent search after reconnects."),
+        ("conviction_ingest_keepalives_total", nil, "Keep-alive blank lines received."),
+        ("conviction_ingest_queue_overflows_total", nil, "Lines the reader could not queue (recovered by backfill)."),
+        ("conviction_ingest_committed_segments_total", nil, "Journal segments committed to the store."),
+        ("conviction_ingest_connected", nil, "1 while the stream is connected."),
+        ("conviction_ingest_backoff_seconds", nil, "The current wait before reconnecting."),
+        ("conviction_ingest_backfill_wait_seconds", nil, "The backfill's current wait for a search rate-limit reset."),
+        ("conviction_ingest_lag_seconds", nil, "Receipt time minus created_at of the latest post."),
+        ("conviction_ingest_queue_depth", nil, "Lines read and not yet processed."),
+    ]
+
+    public let registry: PrometheusCollectorRegistry
+    private let factory: any MetricsFactory
     private let state = NIOLockedValueBox(Snapshot())
+    private let counters = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
+    private let gauges = NIOLockedValueBox<[String: CoreMetrics.Gauge]>([:])
     private let rateWindow = NIOLockedValueBox<(at: ContinuousClock.Instant, counts: [String: Int])>((.now, [:]))
 
-    public init() {}
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also: [any MetricsFactory] = []) {
+        self.registry = registry
+        let prometheus = PrometheusMetricsFactory(registry: registry)
+        factory = also.isEmpty ? prometheus : MultiplexMetricsHandler(factories: [prometheus] + also)
+        emit(from: nil, to: Snapshot())  // every unlabelled series exists from the start, at 0
+    }
 
     public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
-    public func update(_ body: (inout Snapshot) -> Void) { state.withLockedValue { body(&$0) } }
+    public func update(_ body: (inout Snapshot) -> Void) {
+        let (old, new) = state.withLockedValue { s in
+            let old = s
+            body(&s)
+            return (old, s)
+        }
+        if old != new { emit(from: old, to: new) }
+    }
 
+    /// One accepted post (the hot path: no snapshot comparison).
     public func accepted(symbols: [Symbol], lagMillis: Int64, at now: Int64) {
         state.withLockedValue { s in
             for symbol in symbols { s.postsBySymbol[symbol.rawValue, default: 0] += 1 }
             s.lagSeconds = Double(lagMillis) / 1000
             s.lastPostAt = now
+        }
+        for symbol in symbols { counter("conviction_ingest_posts_total", "symbol", symbol.rawValue).increment() }
+        gauge("conviction_ingest_lag_seconds").record(Double(lagMillis) / 1000)
+    }
+
+    private func counter(_ name: String, _ label: String? = nil, _ key: String = "") -> CoreMetrics.Counter {
+        counters.withLockedValue { handles in
+            let id = name + "|" + key
+            if let h = handles[id] { return h }
+            let h = CoreMetrics.Counter(label: name, dimensions: label.map { [($0, key)] } ?? [], factory: factory)
+            handles[id] = h
+            return h
+        }
+    }
+
+    private func gauge(_ name: String, _ label: String? = nil, _ key: String = "") -> CoreMetrics.Gauge {
+        gauges.withLockedValue { handles in
+            let id = name + "|" + key
+            if let h = handles[id] { return h }
+            let h = CoreMetrics.Gauge(label: name, dimensions: label.map { [($0, key)] } ?? [], factory: factory)
+            handles[id] = h
+            return h
         }
     }
 
@@ -53,43 +115,55 @@ public final class IngestMetrics: Sendable {
         }
         let elapsed = (now - previousAt).seconds
         guard elapsed > 0 else { return }
-        state.withLockedValue { s in
+        update { s in
             for (symbol, count) in counts { s.postsPerSecond[symbol] = Double(count - (previous[symbol] ?? 0)) / elapsed }
         }
     }
 
-    /// Prometheus text exposition format 0.0.4.
-    public func prometheusText() -> String {
-        let s = snapshot
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in samples { out += "\(name)\(labels) \(Self.format(value))\n" }
+    /// Sends what changed between two snapshots to the metrics backends: counters by their
+    /// increase, gauges by their new value.
+    private func emit(from old: Snapshot?, to new: Snapshot) {
+        func count(_ name: String, _ label: String? = nil, _ key: String = "", _ delta: Int) {
+            guard delta > 0 || old == nil else { return }
+            let handle = counter(name, label, key)
+            if delta > 0 { handle.increment(by: delta) }
         }
-        func labelled(_ key: String, _ values: [String: Int]) -> [(String, Double)] {
-            values.sorted { $0.key < $1.key }.map { ("{\(key)=\"\(Self.escapeLabel($0.key))\"}", Double($0.value)) }
+        func gauge(_ name: String, _ label: String? = nil, _ key: String = "", _ value: Double, _ previous: Double?) {
+            guard value != previous || old == nil else { return }
+            self.gauge(name, label, key).record(value)
         }
-        family("conviction_ingest_posts_total", "counter", "Posts accepted, by symbol.", labelled("symbol", s.postsBySymbol))
-        family("conviction_ingest_posts_per_second", "gauge", "Posts accepted per second over the last second, by symbol.",
-               s.postsPerSecond.sorted { $0.key < $1.key }.map { ("{symbol=\"\(Self.escapeLabel($0.key))\"}", $0.value) })
-        family("conviction_ingest_rejected_total", "counter", "Posts quarantined, by reason.", labelled("reason", s.rejectedByReason))
-        family("conviction_ingest_reconnects_total", "counter", "Stream reconnects, by the class of what ended the connection.",
-               labelled("class", s.reconnectsByClass))
-        family("conviction_ingest_backfilled_posts_total", "counter", "Posts fetched by recent search after reconnects.", [("", Double(s.backfilledPosts))])
-        family("conviction_ingest_keepalives_total", "counter", "Keep-alive blank lines received.", [("", Double(s.keepAlives))])
-        family("conviction_ingest_queue_overflows_total", "counter", "Lines the reader could not queue (recovered by backfill).", [("", Double(s.queueOverflows))])
-        family("conviction_ingest_committed_segments_total", "counter", "Journal segments committed to the store.", [("", Double(s.committedSegments))])
-        family("conviction_ingest_connected", "gauge", "1 while the stream is connected.", [("", s.connected ? 1 : 0)])
-        family("conviction_ingest_backoff_seconds", "gauge", "The current wait before reconnecting.", [("", s.backoffSeconds)])
-        family("conviction_ingest_backfill_wait_seconds", "gauge", "The backfill's current wait for a search rate-limit reset.", [("", s.backfillWaitSeconds)])
-        family("conviction_ingest_lag_seconds", "gauge", "Receipt time minus created_at of the latest post.", [("", s.lagSeconds)])
-        family("conviction_ingest_queue_depth", "gauge", "Lines read and not yet processed.", [("", Double(s.queueDepth))])
-        return out
+        func counts(_ name: String, _ label: String, _ new: [String: Int], _ old: [String: Int]?) {
+            for (key, value) in new { count(name, label, key, value - (old?[key] ?? 0)) }
+        }
+        counts("conviction_ingest_posts_total", "symbol", new.postsBySymbol, old?.postsBySymbol)
+        counts("conviction_ingest_rejected_total", "reason", new.rejectedByReason, old?.rejectedByReason)
+        counts("conviction_ingest_reconnects_total", "class", new.reconnectsByClass, old?.reconnectsByClass)
+        for (symbol, rate) in new.postsPerSecond {
+            gauge("conviction_ingest_posts_per_second", "symbol", symbol, rate, old?.postsPerSecond[symbol])
+        }
+        count("conviction_ingest_backfilled_posts_total", nil, "", new.backfilledPosts - (old?.backfilledPosts ?? 0))
+        count("conviction_ingest_keepalives_total", nil, "", new.keepAlives - (old?.keepAlives ?? 0))
+        count("conviction_ingest_queue_overflows_total", nil, "", new.queueOverflows - (old?.queueOverflows ?? 0))
+        count("conviction_ingest_committed_segments_total", nil, "", new.committedSegments - (old?.committedSegments ?? 0))
+        gauge("conviction_ingest_connected", nil, "", new.connected ? 1 : 0, old.map { $0.connected ? 1 : 0 })
+        gauge("conviction_ingest_backoff_seconds", nil, "", new.backoffSeconds, old?.backoffSeconds)
+        gauge("conviction_ingest_backfill_wait_seconds", nil, "", new.backfillWaitSeconds, old?.backfillWaitSeconds)
+        gauge("conviction_ingest_lag_seconds", nil, "", new.lagSeconds, old?.lagSeconds)
+        gauge("conviction_ingest_queue_depth", nil, "", Double(new.queueDepth), old.map { Double($0.queueDepth) })
     }
 
-    static func format(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v) }
-    static func escapeLabel(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    /// Prometheus text exposition format 0.0.4, from the registry, with a `# HELP` line for each
+    /// family (swift-prometheus writes help only for metrics made on the registry directly).
+    public func prometheusText() -> String {
+        let help = Dictionary(uniqueKeysWithValues: Self.families.map { ($0.name, $0.help) })
+        var out = ""
+        for line in registry.emitToString().split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, let text = help[String(name)] {
+                out += "# HELP \(name) \(text)\n"
+            }
+            out += line + "\n"
+        }
+        return out
     }
 }
 
@@ -97,7 +171,7 @@ extension IngestMetrics {
     /// Serves `GET /metrics` (Prometheus text) on `host:port` until the returned server is closed.
     public func serve(host: String = "127.0.0.1", port: Int) async throws -> HTTPServer {
         let server = try await HTTPServer.bind(host: host, port: port) { request, writer in
-            guard request.path == "/metrics" else { return try await writer.respond(.notFound, body: Data("see /metrics\n".utf8), contentType: "text/plain") }
+            guard request.path == "/metrics" else { throw HTTPServer.Failure(.notFound, "see /metrics") }
             try await writer.respond(.ok, body: Data(self.prometheusText().utf8), contentType: "text/plain; version=0.0.4")
         }
         Task { await server.run() }
