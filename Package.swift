@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "ConvictionCoreTests", dependencies: ["ConvictionCore", "ConvictionTesting"]),
         .testTarget(name: "ConvictionHTTPTests", dependencies: ["ConvictionHTTP", "ConvictionCore", "ConvictionTesting", asyncHTTPClient] + nio),
         .testTarget(name: "ConvictionStoreTests", dependencies: ["ConvictionStore", "ConvictionCore", "ConvictionTesting"]),
-        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging, .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(name: "ConvictionIngestTests", dependencies: ["ConvictionXPayload", "ConvictionIngest", "ConvictionHTTP", "ConvictionXEmulator", "ConvictionStore", "ConvictionCore", "ConvictionTesting", logging, grdb, .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "ConvictionAWSTests", dependencies: ["ConvictionAWS", "ConvictionHTTP", "ConvictionStore", "ConvictionCore", "ConvictionTesting", "ConvictionLLMEmulator", asyncHTTPClient,
                                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "ConvictionScoringTests", dependencies: ["ConvictionScoring", "ConvictionLLMEmulator", "ConvictionIngest", "ConvictionCore", "ConvictionTesting"]),

@@ -6,6 +6,7 @@ import ConvictionTesting
 import ConvictionXEmulator
 import ConvictionXPayload
 import Foundation
+import GRDB
 import Testing
 
 @Suite(.timeLimit(.minutes(10))) struct StreamPartsTests {
@@ -131,6 +132,61 @@ import Testing
         #expect(try await reopened.commit(to: store) == 1)
         let all = try await store.list(prefix: partition.prefix).asyncFlatMap { JSONLines.read(try await store.get($0), gzipped: true).lines.map(\.text) }
         #expect(all.count == 10)
+    }
+
+    /// A `state.sqlite` from before the journal's tables moved into the catalog is copied in
+    /// under its instance name: a resumed stream keeps its de-duplication state, its newest id and
+    /// its part names, and the old file is kept, renamed.
+    @Test func journalStateFromBeforeTheCatalogMigrationIsAdopted() async throws {
+        let dir = TestSupport.temporaryDirectory("journal-legacy")
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        // The schema and rows as the earlier journal wrote them.
+        let legacy = try DatabaseQueue(path: state.appendingPathComponent("state.sqlite").path)
+        try await legacy.write { db in
+            try db.execute(sql: """
+                CREATE TABLE seen_id (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
+                CREATE TABLE seen_text (key INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO seen_id VALUES (101, 5000), (102, 5001), (103, 5002);
+                INSERT INTO seen_text VALUES (-7, 5000);
+                INSERT INTO meta VALUES ('instance', 'abcd1234'), ('newest_id', '103'), ('last_segment', '41');
+                """)
+        }
+        try legacy.close()
+        let catalog = try Catalog(path: dir.appendingPathComponent("catalog.sqlite").path)
+        let journal = try IngestJournal(folder: state, catalog: catalog)
+        #expect(journal.instance == "abcd1234")
+        let recovered = try journal.recover()
+        #expect(Set(recovered.ids.map(\.0)) == [101, 102, 103] && recovered.texts.map(\.0) == [UInt64(bitPattern: -7)] && recovered.newestID == 103)
+        #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("state.sqlite.migrated").path))
+        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("state.sqlite").path))
+        // The next segment follows the old ones, so part names never repeat.
+        let store = try LocalObjectStore(root: dir.appendingPathComponent("store"))
+        let partition = Partition(.rawPosts, date: CivilDate(iso: "2026-01-05")!, symbol: Symbol("AAPL"))
+        try journal.append(.init(kind: .post, id: 104, createdAt: 5003, textKey: 1, partitions: [partition], json: Data("{}".utf8)))
+        #expect(try await journal.commit(to: store) == 1)
+        let parts = try await store.list(prefix: partition.prefix)
+        #expect(parts.contains { $0.contains("stream-abcd1234-000000000042") }, "\(parts)")
+        // Opening again adopts nothing twice.
+        let again = try IngestJournal(folder: state, catalog: catalog)
+        let count = try again.committedIDCount()
+        #expect(again.instance == "abcd1234" && count == 4)
+    }
+
+    /// Two journals in one catalog keep separate state: one's ids never hide the other's posts.
+    @Test func journalsSharingACatalogKeepTheirOwnState() async throws {
+        let dir = TestSupport.temporaryDirectory("journal-shared")
+        let catalog = try Catalog(path: dir.appendingPathComponent("catalog.sqlite").path)
+        let store = try LocalObjectStore(root: dir.appendingPathComponent("store"))
+        let partition = Partition(.rawPosts, date: CivilDate(iso: "2026-01-05")!, symbol: Symbol("AAPL"))
+        let a = try IngestJournal(folder: dir.appendingPathComponent("a"), catalog: catalog)
+        let b = try IngestJournal(folder: dir.appendingPathComponent("b"), catalog: catalog)
+        #expect(a.instance != b.instance)
+        try a.append(.init(kind: .post, id: 1, createdAt: 1000, textKey: 1, partitions: [partition], json: Data("{}".utf8)))
+        try await a.commit(to: store)
+        #expect(try a.recover().ids.map(\.0) == [1])
+        #expect(try b.recover().ids.isEmpty)
     }
 }
 

@@ -93,7 +93,7 @@ extension Conviction {
                 try await StoreOrigin.claim(.real, by: "conviction ingest stream", in: context.store)
                 var settings = StreamIngestor.Settings(configuration.ingest)
                 settings.stopWhenIdle = stopWhenIdle.map { .milliseconds(Int64($0 * 1000)) }
-                let journal = try IngestJournal(folder: configuration.ingestStateDirectory, fsyncInterval: settings.fsyncInterval)
+                let journal = try IngestJournal(folder: configuration.ingestStateDirectory, catalog: context.catalog, fsyncInterval: settings.fsyncInterval)
                 let ingestor = StreamIngestor(
                     api: api, store: context.store, journal: journal,
                     symbols: configuration.symbols, filters: configuration.ingestFilters, rules: configuration.streamRuleSet,

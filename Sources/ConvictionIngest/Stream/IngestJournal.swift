@@ -7,7 +7,7 @@ import GRDB
 /// segment with one `write` (so `kill -9` loses nothing already written) and fsynced at an interval
 /// (so a power cut loses at most that interval). A commit closes the segment, writes its posts as
 /// `part-stream-<instance>-<segment>.jsonl.gz` into each date/symbol partition (and its rejects into
-/// the quarantine), records the ids in the state database, then deletes the segment. A crash at any
+/// the quarantine), records the ids in the catalog's ingest tables, then deletes the segment. A crash at any
 /// point leaves either the segment (committed again on restart, overwriting the same part names)
 /// or the recorded ids: nothing is lost and nothing is stored twice.
 ///
@@ -17,7 +17,7 @@ public final class IngestJournal: @unchecked Sendable {
     public static let stage = "ingest"
 
     public let folder: URL
-    let database: DatabaseQueue
+    let database: any DatabaseWriter
     /// Distinguishes this journal's part files from another ingester's writing to the same store.
     public let instance: String
     private var handle: FileHandle?
@@ -50,37 +50,58 @@ public final class IngestJournal: @unchecked Sendable {
         }
     }
 
-    public init(folder: URL, fsyncInterval: Duration = .seconds(1)) throws {
+    /// Opens the journal in `folder` (its segments and instance name), keeping its de-duplication
+    /// state in `catalog`'s tables; without a catalog, in one of its own in the folder.
+    public init(folder: URL, catalog: Catalog? = nil, fsyncInterval: Duration = .seconds(1)) throws {
         self.folder = folder
         self.fsyncInterval = fsyncInterval
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("segments"), withIntermediateDirectories: true)
-        database = try DatabaseQueue(path: folder.appendingPathComponent("state.sqlite").path)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-ingest-state") { db in
-            try db.create(table: "seen_id") { t in
-                t.primaryKey("id", .integer)
-                t.column("created_at", .integer).notNull().indexed()
-            }
-            try db.create(table: "seen_text") { t in
-                t.primaryKey("key", .integer)
-                t.column("created_at", .integer).notNull().indexed()
-            }
-            try db.create(table: "meta") { t in
-                t.primaryKey("key", .text)
-                t.column("value", .text).notNull()
-            }
-        }
-        try migrator.migrate(database)
-        instance = try database.write { db in
-            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance'") { return existing }
-            let fresh = String(UUID().uuidString.lowercased().prefix(8))
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('instance', ?)", arguments: [fresh])
-            return fresh
-        }
+        database = try (catalog ?? Catalog(path: folder.appendingPathComponent("catalog.sqlite").path)).database
+        instance = try Self.adoptLegacyState(folder: folder, into: database)
         // Segment numbers name part files, so they never repeat: not after a commit deleted every
         // segment file, not after a restart.
-        let committed = try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_segment'").flatMap(Int.init) } ?? 0
+        let committed = try database.read { [instance] db in
+            try String.fetchOne(db, sql: "SELECT value FROM ingest_meta WHERE journal = ? AND key = 'last_segment'", arguments: [instance]).flatMap(Int.init)
+        } ?? 0
         segment = max(Self.segmentNumbers(in: folder).max() ?? 0, committed) + 1
+    }
+
+    /// The journal's instance name (file `instance`, made once). A `state.sqlite` left by a
+    /// version before the state moved into the catalog is copied in under its own instance name,
+    /// then renamed `state.sqlite.migrated`, so a stream resumed after the upgrade keeps its
+    /// de-duplication state and its part names. Safe to repeat after a crash at any step.
+    static func adoptLegacyState(folder: URL, into database: any DatabaseWriter) throws -> String {
+        let instanceFile = folder.appendingPathComponent("instance")
+        let legacyPath = folder.appendingPathComponent("state.sqlite").path
+        let legacy = FileManager.default.fileExists(atPath: legacyPath) ? try DatabaseQueue(path: legacyPath) : nil
+        let legacyInstance = try legacy?.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance'") }
+        let instance: String
+        if let text = try? String(contentsOf: instanceFile, encoding: .utf8), !text.isEmpty {
+            instance = text
+        } else {
+            instance = legacyInstance ?? String(UUID().uuidString.lowercased().prefix(8))
+            try writeDurably(instance, to: instanceFile)
+        }
+        guard let legacy else { return instance }
+        let (ids, texts, meta) = try legacy.read { db in
+            (try Row.fetchAll(db, sql: "SELECT id, created_at FROM seen_id").map { ($0[0] as Int64, $0[1] as Int64) },
+             try Row.fetchAll(db, sql: "SELECT key, created_at FROM seen_text").map { ($0[0] as Int64, $0[1] as Int64) },
+             try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key != 'instance'").map { ($0[0] as String, $0[1] as String) })
+        }
+        try legacy.close()
+        try database.write { db in
+            for (id, created) in ids {
+                try db.execute(sql: "INSERT OR IGNORE INTO ingest_seen_id (journal, id, created_at) VALUES (?, ?, ?)", arguments: [instance, id, created])
+            }
+            for (key, created) in texts {
+                try db.execute(sql: "INSERT OR IGNORE INTO ingest_seen_text (journal, key, created_at) VALUES (?, ?, ?)", arguments: [instance, key, created])
+            }
+            for (key, value) in meta {
+                try db.execute(sql: "INSERT OR IGNORE INTO ingest_meta (journal, key, value) VALUES (?, ?, ?)", arguments: [instance, key, value])
+            }
+        }
+        guard rename(legacyPath, legacyPath + ".migrated") == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: legacyPath]) }
+        return instance
     }
 
     var segmentsFolder: URL { folder.appendingPathComponent("segments") }
@@ -114,12 +135,16 @@ public final class IngestJournal: @unchecked Sendable {
     /// given by its own windows, counted back from the newest `created_at` seen.
     public func recover() throws -> Recovered {
         var recovered = Recovered()
-        try database.read { db in
-            for row in try Row.fetchAll(db, sql: "SELECT id, created_at FROM seen_id") { recovered.ids.append((UInt64(bitPattern: row[0] as Int64), row[1])) }
-            for row in try Row.fetchAll(db, sql: "SELECT key, created_at FROM seen_text") {
+        try database.read { [instance] db in
+            for row in try Row.fetchAll(db, sql: "SELECT id, created_at FROM ingest_seen_id WHERE journal = ?", arguments: [instance]) {
+                recovered.ids.append((UInt64(bitPattern: row[0] as Int64), row[1]))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT key, created_at FROM ingest_seen_text WHERE journal = ?", arguments: [instance]) {
                 recovered.texts.append((UInt64(bitPattern: row[0] as Int64), row[1]))
             }
-            if let newest = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'newest_id'") { recovered.newestID = UInt64(newest) }
+            if let newest = try String.fetchOne(db, sql: "SELECT value FROM ingest_meta WHERE journal = ? AND key = 'newest_id'", arguments: [instance]) {
+                recovered.newestID = UInt64(newest)
+            }
         }
         for number in Self.segmentNumbers(in: folder) {
             let (entries, truncated) = try readSegment(number)
@@ -227,23 +252,27 @@ public final class IngestJournal: @unchecked Sendable {
         }
         let newest = entries.filter { !$0.fromBackfill }.map(\.id).max()
         let maxCreated = entries.map(\.createdAt).max()
-        try await database.write { db in
+        try await database.write { [instance] db in
             for entry in entries {
-                try db.execute(sql: "INSERT OR IGNORE INTO seen_id (id, created_at) VALUES (?, ?)", arguments: [Int64(bitPattern: entry.id), entry.createdAt])
+                try db.execute(sql: "INSERT OR IGNORE INTO ingest_seen_id (journal, id, created_at) VALUES (?, ?, ?)",
+                               arguments: [instance, Int64(bitPattern: entry.id), entry.createdAt])
                 if entry.kind == .post {
-                    try db.execute(sql: "INSERT OR REPLACE INTO seen_text (key, created_at) VALUES (?, ?)", arguments: [Int64(bitPattern: entry.textKey), entry.createdAt])
+                    try db.execute(sql: "INSERT OR REPLACE INTO ingest_seen_text (journal, key, created_at) VALUES (?, ?, ?)",
+                                   arguments: [instance, Int64(bitPattern: entry.textKey), entry.createdAt])
                 }
             }
-            let lastSegment = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_segment'").flatMap(Int.init) ?? 0
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_segment', ?)", arguments: [String(max(lastSegment, number))])
-            if let newest {
-                let current = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'newest_id'").flatMap(UInt64.init) ?? 0
-                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('newest_id', ?)", arguments: [String(max(current, newest))])
+            func meta(_ key: String) throws -> String? {
+                try String.fetchOne(db, sql: "SELECT value FROM ingest_meta WHERE journal = ? AND key = ?", arguments: [instance, key])
             }
+            func setMeta(_ key: String, _ value: String) throws {
+                try db.execute(sql: "INSERT OR REPLACE INTO ingest_meta (journal, key, value) VALUES (?, ?, ?)", arguments: [instance, key, value])
+            }
+            try setMeta("last_segment", String(max(try meta("last_segment").flatMap(Int.init) ?? 0, number)))
+            if let newest { try setMeta("newest_id", String(max(try meta("newest_id").flatMap(UInt64.init) ?? 0, newest))) }
             // Ids older than recent search's 7 days (by the data's own clock) cannot come back.
             if let maxCreated {
-                try db.execute(sql: "DELETE FROM seen_id WHERE created_at < ?", arguments: [maxCreated - 8 * Timestamps.day])
-                try db.execute(sql: "DELETE FROM seen_text WHERE created_at < ?", arguments: [maxCreated - 2 * Timestamps.day])
+                try db.execute(sql: "DELETE FROM ingest_seen_id WHERE journal = ? AND created_at < ?", arguments: [instance, maxCreated - 8 * Timestamps.day])
+                try db.execute(sql: "DELETE FROM ingest_seen_text WHERE journal = ? AND created_at < ?", arguments: [instance, maxCreated - 2 * Timestamps.day])
             }
         }
         try FileManager.default.removeItem(at: path(of: number))
@@ -267,16 +296,21 @@ public final class IngestJournal: @unchecked Sendable {
             return
         }
         if (try? String(contentsOf: floorFile, encoding: .utf8)) == String(id) { return }
-        let temp = folder.appendingPathComponent(".backfill-floor.tmp")
-        try Self.create(temp, contents: Data(String(id).utf8))
+        try Self.writeDurably(String(id), to: floorFile)
+    }
+
+    /// Write, fsync, rename: the file holds the old text or the new, never part of one.
+    static func writeDurably(_ text: String, to url: URL) throws {
+        let temp = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp")
+        try create(temp, contents: Data(text.utf8))
         let handle = try FileHandle(forWritingTo: temp)
         try handle.synchronize()
         try handle.close()
-        guard rename(temp.path, floorFile.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        guard rename(temp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
     }
 
     /// Ids this journal has committed (for tests and reports).
     public func committedIDCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM seen_id") ?? 0 }
+        try database.read { [instance] db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_seen_id WHERE journal = ?", arguments: [instance]) ?? 0 }
     }
 }

@@ -205,7 +205,8 @@ public struct IngestTask: Sendable {
             for key in previous.outputKeyList { try? await store.delete(key) }
         }
         // A fresh journal each time: the input changed (or was never streamed), so earlier
-        // de-duplication state would hide posts that now belong in the store.
+        // de-duplication state would hide posts that now belong in the store. Its state stays in
+        // its own folder (no catalog given), so removing the folder forgets all of it.
         let stateDirectory = configuration.ingestStateDirectory.appendingPathComponent("emulator")
         try? FileManager.default.removeItem(at: stateDirectory)
         var settings = StreamIngestor.Settings(configuration.ingest)

@@ -33,13 +33,21 @@ public final class Catalog: Sendable {
 
     private let queue: DatabaseQueue
 
+    /// The database, for a stage that keeps tables of its own here (the ingest journal's
+    /// de-duplication state); their schema is in `migrator` like every other table.
+    public var database: any DatabaseWriter { queue }
+
     /// Opens (creating if needed) the catalog file; `nil` path gives an in-memory catalog.
     public init(path: String?) throws {
+        // Several commands may use one catalog at once (a stream and a scoring run): wait for
+        // another's write instead of failing at once.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
         if let path {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            queue = try DatabaseQueue(path: path)
+            queue = try DatabaseQueue(path: path, configuration: configuration)
         } else {
-            queue = try DatabaseQueue()
+            queue = try DatabaseQueue(configuration: configuration)
         }
         try Self.migrator.migrate(queue)
     }
@@ -57,6 +65,27 @@ public final class Catalog: Sendable {
                 t.column("rows", .integer).notNull()
                 t.column("completedAt", .text).notNull()
                 t.primaryKey(["stage", "unit"])
+            }
+        }
+        // The stream ingester's state, per journal (its `instance`): ids and text keys already
+        // decided, with their created_at for pruning, and a few values (newest_id, last_segment).
+        // Before this migration each journal kept these in `<state_dir>/state.sqlite`; the journal
+        // copies such a file in when it first opens (IngestJournal.adoptLegacyState).
+        migrator.registerMigration("v2-ingest-journal") { db in
+            for (table, key) in [("ingest_seen_id", "id"), ("ingest_seen_text", "key")] {
+                try db.create(table: table) { t in
+                    t.column("journal", .text).notNull()
+                    t.column(key, .integer).notNull()
+                    t.column("created_at", .integer).notNull()
+                    t.primaryKey(["journal", key])
+                }
+                try db.create(index: "\(table)_by_age", on: table, columns: ["journal", "created_at"])
+            }
+            try db.create(table: "ingest_meta") { t in
+                t.column("journal", .text).notNull()
+                t.column("key", .text).notNull()
+                t.column("value", .text).notNull()
+                t.primaryKey(["journal", "key"])
             }
         }
         return migrator
