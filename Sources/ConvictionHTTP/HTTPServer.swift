@@ -98,6 +98,7 @@ public final class HTTPServer: Sendable {
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try child.pipeline.syncOperations.addHandler(RequestDeadline(timeout: .nanoseconds(Int64(limits.requestTimeout.seconds * 1e9))))
                     return try Connection(wrappingChannelSynchronously: child)
                 }
             }
@@ -128,9 +129,6 @@ public final class HTTPServer: Sendable {
     private func serve(_ connection: Connection) async {
         let closed = NIOLockedValueBox(false)
         connection.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
-        let timeout = connection.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limits.requestTimeout.seconds * 1e9))) { [channel = connection.channel] in
-            channel.close(promise: nil)
-        }
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body = Data()
@@ -140,12 +138,10 @@ public final class HTTPServer: Sendable {
                 case .head(let h): head = h; body = Data()
                 case .body(var buffer):
                     guard body.count + buffer.readableBytes <= limits.maxBodyBytes else {
-                        timeout.cancel()
                         return try await writer.respond(.payloadTooLarge, body: Data("request body over \(limits.maxBodyBytes) bytes\n".utf8), contentType: "text/plain")
                     }
                     body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
                 case .end:
-                    timeout.cancel()
                     guard let head else { return }
                     let components = URLComponents(string: head.uri)
                     var query: [String: String] = [:]
@@ -162,6 +158,27 @@ public final class HTTPServer: Sendable {
                 }
             }
         }
-        timeout.cancel()
     }
+}
+
+/// Closes a connection whose request has not arrived whole within the timeout. It runs on the
+/// event loop, so it holds even when the tasks that serve requests are slow to start.
+final class RequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.scheduleTask(in: timeout) { [channel = context.channel] in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { deadline?.cancel(); deadline = nil }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
 }

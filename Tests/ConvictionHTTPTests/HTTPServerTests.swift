@@ -52,23 +52,35 @@ import Testing
         limits.requestTimeout = .milliseconds(300)
         let (server, task) = try await serve(limits: limits) { _, writer in try await writer.respond(.ok, body: Data()) }
         defer { task.cancel() }
-        // A raw socket that sends half a request head and then waits.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        #expect(connected == 0)
-        _ = "GET / HTTP/1.1\r\nhost: x\r\n".withCString { send(fd, $0, strlen($0), 0) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let started = ContinuousClock.now
-        var byte: UInt8 = 0
-        let read = recv(fd, &byte, 1, 0)
+        let (read, elapsed) = await Self.sendHalfARequestAndWait(port: server.port)
         #expect(read == 0, "the server closed the connection (recv returned \(read))")
-        #expect(ContinuousClock.now - started < .seconds(9), "closed at the request timeout, not by the test's own 10 s limit")
+        #expect(elapsed < .seconds(9), "closed at the request timeout, not by the test's own 10 s limit")
+    }
+
+    /// A raw socket that sends half a request head, then waits up to 10 s for the server to close
+    /// it. On a thread of its own: a blocking read must not hold one of the task pool's threads.
+    static func sendHalfARequestAndWait(port: Int) async -> (Int, Duration) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard connected == 0 else { return continuation.resume(returning: (-2, .zero)) }
+                _ = "GET / HTTP/1.1\r\nhost: x\r\n".withCString { send(fd, $0, strlen($0), 0) }
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let started = ContinuousClock.now
+                var byte: UInt8 = 0
+                let read = recv(fd, &byte, 1, 0)
+                continuation.resume(returning: (read, ContinuousClock.now - started))
+            }
+        }
     }
 
     @Test func chunksArriveAsWrittenAndCancellingTheServerEndsAStreamInFlight() async throws {

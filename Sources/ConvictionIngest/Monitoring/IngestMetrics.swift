@@ -84,20 +84,20 @@ public final class IngestMetrics: Sendable {
     }
 
     private func counter(_ name: String, _ label: String? = nil, _ key: String = "") -> CoreMetrics.Counter {
-        counters.withLockedValue { handles in
-            let id = name + "|" + key
-            if let h = handles[id] { return h }
-            let h = CoreMetrics.Counter(label: name, dimensions: label.map { [($0, key)] } ?? [], factory: factory)
-            handles[id] = h
-            return h
-        }
+        Self.cached(counters, name, label, key) { CoreMetrics.Counter(label: name, dimensions: $0, factory: factory) }
     }
 
     private func gauge(_ name: String, _ label: String? = nil, _ key: String = "") -> CoreMetrics.Gauge {
-        gauges.withLockedValue { handles in
+        Self.cached(gauges, name, label, key) { CoreMetrics.Gauge(label: name, dimensions: $0, factory: factory) }
+    }
+
+    /// One handle per series, made on first use.
+    private static func cached<Handle>(_ box: NIOLockedValueBox<[String: Handle]>, _ name: String, _ label: String?, _ key: String,
+                                       make: ([(String, String)]) -> Handle) -> Handle {
+        box.withLockedValue { handles in
             let id = name + "|" + key
             if let h = handles[id] { return h }
-            let h = CoreMetrics.Gauge(label: name, dimensions: label.map { [($0, key)] } ?? [], factory: factory)
+            let h = make(label.map { [($0, key)] } ?? [])
             handles[id] = h
             return h
         }
