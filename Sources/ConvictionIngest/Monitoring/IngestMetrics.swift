@@ -30,21 +30,21 @@ public final class IngestMetrics: Sendable {
         public var lastPostAt: Int64 = 0
     }
 
-    /// Names, types and help texts: the one list of what `/metrics` shows.
-    static let families: [(name: String, label: String?, help: String)] = [
-        ("conviction_ingest_posts_total", "symbol", "Posts accepted, by symbol."),
-        ("conviction_ingest_posts_per_second", "symbol", "Posts accepted per second over the last second, by symbol."),
-        ("conviction_ingest_rejected_total", "reason", "Posts quarantined, by reason."),
-        ("conviction_ingest_reconnects_total", "class", "Stream reconnects, by the class of what ended the connection."),
-        ("conviction_ingest_backfilled_posts_total", nil, "Posts fetched by recent search after reconnects."),
-        ("conviction_ingest_keepalives_total", nil, "Keep-alive blank lines received."),
-        ("conviction_ingest_queue_overflows_total", nil, "Lines the reader could not queue (recovered by backfill)."),
-        ("conviction_ingest_committed_segments_total", nil, "Journal segments committed to the store."),
-        ("conviction_ingest_connected", nil, "1 while the stream is connected."),
-        ("conviction_ingest_backoff_seconds", nil, "The current wait before reconnecting."),
-        ("conviction_ingest_backfill_wait_seconds", nil, "The backfill's current wait for a search rate-limit reset."),
-        ("conviction_ingest_lag_seconds", nil, "Receipt time minus created_at of the latest post."),
-        ("conviction_ingest_queue_depth", nil, "Lines read and not yet processed."),
+    /// Each family's help text, for the `# HELP` lines of `/metrics`.
+    static let help: [String: String] = [
+        "conviction_ingest_posts_total": "Posts accepted, by symbol.",
+        "conviction_ingest_posts_per_second": "Posts accepted per second over the last second, by symbol.",
+        "conviction_ingest_rejected_total": "Posts quarantined, by reason.",
+        "conviction_ingest_reconnects_total": "Stream reconnects, by the class of what ended the connection.",
+        "conviction_ingest_backfilled_posts_total": "Posts fetched by recent search after reconnects.",
+        "conviction_ingest_keepalives_total": "Keep-alive blank lines received.",
+        "conviction_ingest_queue_overflows_total": "Lines the reader could not queue (recovered by backfill).",
+        "conviction_ingest_committed_segments_total": "Journal segments committed to the store.",
+        "conviction_ingest_connected": "1 while the stream is connected.",
+        "conviction_ingest_backoff_seconds": "The current wait before reconnecting.",
+        "conviction_ingest_backfill_wait_seconds": "The backfill's current wait for a search rate-limit reset.",
+        "conviction_ingest_lag_seconds": "Receipt time minus created_at of the latest post.",
+        "conviction_ingest_queue_depth": "Lines read and not yet processed.",
     ]
 
     public let registry: PrometheusCollectorRegistry
@@ -155,10 +155,9 @@ public final class IngestMetrics: Sendable {
     /// Prometheus text exposition format 0.0.4, from the registry, with a `# HELP` line for each
     /// family (swift-prometheus writes help only for metrics made on the registry directly).
     public func prometheusText() -> String {
-        let help = Dictionary(uniqueKeysWithValues: Self.families.map { ($0.name, $0.help) })
         var out = ""
         for line in registry.emitToString().split(separator: "\n", omittingEmptySubsequences: true) {
-            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, let text = help[String(name)] {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, let text = Self.help[String(name)] {
                 out += "# HELP \(name) \(text)\n"
             }
             out += line + "\n"

@@ -80,7 +80,7 @@ public final class IngestJournal: @unchecked Sendable {
             instance = text
         } else {
             instance = legacyInstance ?? String(UUID().uuidString.lowercased().prefix(8))
-            try writeDurably(instance, to: instanceFile)
+            try LocalObjectStore.replace(instanceFile, with: Data(instance.utf8))
         }
         guard let legacy else { return instance }
         let (ids, texts, meta) = try legacy.read { db in
@@ -192,7 +192,9 @@ public final class IngestJournal: @unchecked Sendable {
 
     public func append(_ entry: Entry) throws {
         if handle == nil {
-            try Self.create(path(of: segment), contents: Data())
+            guard FileManager.default.createFile(atPath: path(of: segment).path, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path(of: segment).path])
+            }
             handle = try FileHandle(forWritingTo: path(of: segment))
             try handle?.seekToEnd()
         }
@@ -284,29 +286,13 @@ public final class IngestJournal: @unchecked Sendable {
 
     /// Keeps (or, with nil, forgets) the `since_id` of a backfill under way, durably: after a crash
     /// the next backfill starts from it, not from the newest id the interrupted one had reached.
-    static func create(_ url: URL, contents: Data) throws {
-        guard FileManager.default.createFile(atPath: url.path, contents: contents) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
-    }
-
     public func saveBackfillFloor(_ id: UInt64?) throws {
         guard let id else {
             if FileManager.default.fileExists(atPath: floorFile.path) { try FileManager.default.removeItem(at: floorFile) }
             return
         }
         if (try? String(contentsOf: floorFile, encoding: .utf8)) == String(id) { return }
-        try Self.writeDurably(String(id), to: floorFile)
-    }
-
-    /// Write, fsync, rename: the file holds the old text or the new, never part of one.
-    static func writeDurably(_ text: String, to url: URL) throws {
-        let temp = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp")
-        try create(temp, contents: Data(text.utf8))
-        let handle = try FileHandle(forWritingTo: temp)
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
+        try LocalObjectStore.replace(floorFile, with: Data(String(id).utf8))
     }
 
     /// Ids this journal has committed (for tests and reports).

@@ -20,16 +20,22 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     public func put(_ key: String, data: Data) async throws {
-        let target = try url(for: key)
+        try Self.replace(try url(for: key), with: data, key: key)
+    }
+
+    /// Writes `data` to a temporary file beside `target`, fsyncs it, renames it over `target` and
+    /// fsyncs the folder: the file holds the old bytes or the new, never part of them. Also for
+    /// local state outside a store (the ingest journal's files).
+    public static func replace(_ target: URL, with data: Data, key: String? = nil) throws {
         let folder = target.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let temp = folder.appendingPathComponent(".tmp-\(UUID().uuidString)")
         do {
-            try Self.writeSynced(data, to: temp)
+            try writeSynced(data, to: temp)
             guard rename(temp.path, target.path) == 0 else {
-                throw StoreError(key: key, message: "rename failed: \(String(cString: strerror(errno)))")
+                throw StoreError(key: key ?? target.path, message: "rename failed: \(String(cString: strerror(errno)))")
             }
-            Self.syncDirectory(folder)
+            syncDirectory(folder)
         } catch {
             try? FileManager.default.removeItem(at: temp)
             throw error
