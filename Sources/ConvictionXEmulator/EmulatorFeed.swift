@@ -7,6 +7,8 @@ import Foundation
 struct EmulatorFeed: Sendable {
     struct Entry: Sendable {
         let id: UInt64
+        /// `created_at`: search and counts select by it.
+        let createdAt: EpochMillis
         let subject: RuleQuery.Subject
         /// The post object's bytes, as the feed line has them.
         let data: [UInt8]
@@ -39,10 +41,13 @@ struct EmulatorFeed: Sendable {
             guard let idText = fields.id, let id = UInt64(idText), let text = fields.text, let dataRange = fields.dataRange else {
                 throw LoadError(description: "feed line \(n + 1): data.id or data.text missing")
             }
+            guard let createdAt = fields.createdAt.flatMap(Timestamps.parseISO8601) else {
+                throw LoadError(description: "feed line \(n + 1): data.created_at missing or not RFC 3339")
+            }
             let bytes = [UInt8](line)
             let author = fields.users.first { $0.id == fields.authorID }.map { Array(bytes[$0.range]) }
             entries.append(Entry(
-                id: id,
+                id: id, createdAt: createdAt,
                 subject: RuleQuery.Subject(text: text, cashtags: fields.cashtags, lang: fields.lang, isRetweet: fields.isRetweet),
                 data: Array(bytes[dataRange]), includes: fields.includesRange.map { Array(bytes[$0]) }, author: author))
         }

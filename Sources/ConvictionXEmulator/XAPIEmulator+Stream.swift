@@ -37,6 +37,10 @@ extension XAPIEmulator {
             return try await writer.respond(.serviceUnavailable, body: json(["title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503]),
                                             headers: limitHeaders)
         }
+        if usageCapReached {
+            mutable.withLockedValue { $0.state.connectLog.append("429") }
+            return try await writer.respond(.tooManyRequests, body: json(Self.usageCapBody), headers: limitHeaders)
+        }
         // One connection at a time. A client that just closed its previous connection gets a
         // moment for the close to arrive; one that left it open gets X's TooManyConnections.
         let arrived = ContinuousClock.now
@@ -71,7 +75,7 @@ extension XAPIEmulator {
         var lastLine: [UInt8]? = lastMatchingLine(before: cursor)
         let newline: [UInt8] = [0x0D, 0x0A]
         while true {
-            if connectFaultIsNext { try await writer.end(); return }  // a clean close, so the next connect meets the fault
+            if connectFaultIsNext || usageCapReached { try await writer.end(); return }  // a clean close, so the next connect meets the fault or the cap
             let published = mutable.withLockedValue { publishedCount($0) }
             guard cursor < published else {
                 // Nothing new to send: a fault that is due still happens (re-sending the last post

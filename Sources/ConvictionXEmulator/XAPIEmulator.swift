@@ -6,8 +6,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
-/// A local X API v2 server for tests and the demo: the filtered stream, its rules, and recent
-/// search, serving a fixed feed of posts published at a set rate. It checks the bearer token,
+/// A local X API v2 server for tests and the demo: the filtered stream, its rules, recent and
+/// full-archive search and the post counts, serving a fixed feed of posts published at a set rate. It checks the bearer token,
 /// enforces and reports rate limits, sends keep-alives, allows one stream connection, and injects
 /// the faults a real stream has, on a schedule, counting each.
 public final class XAPIEmulator: Sendable {
@@ -25,6 +25,16 @@ public final class XAPIEmulator: Sendable {
         public var atConnect: Bool { self == .tooManyConnections || self == .serverError }
     }
 
+    /// Faults of the search and counts endpoints, injected at a chosen request.
+    public enum SearchFault: String, Sendable, Codable {
+        /// 429 UsageCapExceeded, as when the month's post cap is used up.
+        case usageCap = "usage_cap"
+        /// 503, as X answers now and then, mid-pagination or not.
+        case unavailable
+        /// 400 for the request's `next_token`, as for a token that has expired (a request without one is answered normally).
+        case expiredToken = "expired_token"
+    }
+
     public struct Configuration: Sendable {
         public var bearerToken: String
         /// Feed posts published per second, from the first stream connection on.
@@ -34,7 +44,25 @@ public final class XAPIEmulator: Sendable {
         public var streamConnectLimit = 50
         public var rulesLimit = 450
         public var searchLimit = 450
+        /// Full-archive search: 300 requests per window and at most 1 per second (X's documented limits).
+        public var archiveSearchLimit = 300
+        public var archiveSearchInterval: Duration = .seconds(1)
+        /// Counts requests per window, recent and full-archive alike.
+        public var countsLimit = 300
         public var windowSeconds: Int64 = 900
+        /// Whether the account is enrolled for full-archive search and counts; without it they answer
+        /// 403 `client-not-enrolled`, as X does.
+        public var fullArchive = true
+        /// Posts created before this are on X from the start (searchable history); later ones appear as
+        /// they are published. Nil: only published posts are searchable.
+        public var archivedBefore: EpochMillis?
+        /// Posts the account may read in the month (search results and streamed posts); past it, search
+        /// and stream connects answer 429 UsageCapExceeded. Nil: no cap.
+        public var monthlyPostCap: Int?
+        /// Faults by the 1-based number of the search or counts request they answer.
+        public var searchFaults: [Int: SearchFault] = [:]
+        /// How long each search or counts answer takes (X's take a few hundred milliseconds).
+        public var searchLatency: Duration = .zero
         /// Faults injected in this order, cycling, `faultCount` in all.
         public var faults: [Fault] = []
         public var faultCount = 0
@@ -65,7 +93,16 @@ public final class XAPIEmulator: Sendable {
         /// 429s from exceeded rate limits (never injected).
         public var rateLimited = 0
         public var unauthorized = 0
+        /// Search and counts requests, of every kind.
         public var searchRequests = 0
+        /// Requests per endpoint (`search-recent`, `search-all`, `counts-recent`, `counts-all`, ...).
+        public var requestsByEndpoint: [String: Int] = [:]
+        /// Posts returned by search, counted against `monthlyPostCap` with streamed posts.
+        public var searchedPosts = 0
+        /// Search or counts faults injected, by kind.
+        public var searchFaultsInjected: [String: Int] = [:]
+        /// Full-archive requests refused for coming within `archiveSearchInterval` of the previous one.
+        public var archiveTooFast = 0
         /// Stream connect outcomes in order: `ok`, `429`, `5xx`, `401`.
         public var connectLog: [String] = []
         /// Posts written whole on a stream connection (what a client must keep once it has them).
@@ -84,6 +121,8 @@ public final class XAPIEmulator: Sendable {
         var streamedIDs: Set<UInt64> = []
         /// Set by `pausePublishing()`: publishing stays at this count.
         var pausedAt: Int?
+        /// The clock's monotonic reading at the last full-archive search request.
+        var lastArchiveSearch: Int64?
     }
 
     public let configuration: Configuration
@@ -176,7 +215,10 @@ public final class XAPIEmulator: Sendable {
         switch request.path {
         case "/2/tweets/search/stream": (endpoint, limit) = ("stream", configuration.streamConnectLimit)
         case "/2/tweets/search/stream/rules": (endpoint, limit) = ("rules-" + request.method.rawValue, configuration.rulesLimit)
-        case "/2/tweets/search/recent": (endpoint, limit) = ("search", configuration.searchLimit)
+        case "/2/tweets/search/recent": (endpoint, limit) = ("search-recent", configuration.searchLimit)
+        case "/2/tweets/search/all": (endpoint, limit) = ("search-all", configuration.archiveSearchLimit)
+        case "/2/tweets/counts/recent": (endpoint, limit) = ("counts-recent", configuration.countsLimit)
+        case "/2/tweets/counts/all": (endpoint, limit) = ("counts-all", configuration.countsLimit)
         default:
             return try await writer.respond(.notFound, body: json(["title": "Not Found Error", "detail": "no route \(request.path)", "status": 404]))
         }
@@ -196,7 +238,8 @@ public final class XAPIEmulator: Sendable {
         }
         switch endpoint {
         case "stream": try await stream(writer, limitHeaders: limitHeaders)
-        case "search": try await search(request, writer, limitHeaders: limitHeaders)
+        case "search-recent", "search-all", "counts-recent", "counts-all":
+            try await searchOrCount(endpoint, request, writer, limitHeaders: limitHeaders)
         default: try await rules(request, writer, limitHeaders: limitHeaders)
         }
     }

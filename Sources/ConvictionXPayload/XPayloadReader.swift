@@ -271,7 +271,7 @@ extension XPayloadReader {
     /// One page of a search answer (`{"data":[...],"includes":{"users":[...]},"meta":{...}}`): where
     /// each post and each user object lies in the body, so they can be stored byte for byte.
     public struct SearchPage: Sendable {
-        public var posts: [(range: Range<Int>, authorID: String?)] = []
+        public var posts: [(range: Range<Int>, authorID: String?, id: String?)] = []
         public var users: [User] = []
         public var nextToken: String?
     }
@@ -290,7 +290,7 @@ extension XPayloadReader {
                     let start = p.i
                     var fields = Fields()
                     try p.tweet(&fields, path: "data")
-                    page.posts.append((start..<p.i, fields.authorID))
+                    page.posts.append((start..<p.i, fields.authorID, fields.id))
                 }
             case "includes":
                 page.users = try p.includedUsers()

@@ -1,3 +1,4 @@
+import ConvictionCore
 import ConvictionTesting
 import Foundation
 import Testing
@@ -84,7 +85,8 @@ import Testing
         let python = try #require(TestSupport.python)
         let work = TestSupport.temporaryDirectory("sigterm-backfill")
         let feed = work.appendingPathComponent("feed.jsonl")
-        try (TestFeed.posts(count: 20_000, start: TestClock.defaultStart).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") + "\n")
+        // Created a minute ago on: the gap is recent search's to fill (an older one would go to full-archive search).
+        try (TestFeed.posts(count: 20_000, start: Timestamps.now() - 60_000).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") + "\n")
             .write(to: feed, atomically: true, encoding: .utf8)
         let data = work.appendingPathComponent("data").path
         let environment = ["TWITTER_BEARER_TOKEN": "sigterm-test-token", "CONVICTION_INGEST_COMMIT_INTERVAL_SECONDS": "1"]

@@ -31,7 +31,7 @@ enum StreamFixtures {
         var counts: [UInt64: Int] = [:]
         for key in try await store.list(prefix: Dataset.rawPosts.rawValue + "/") {
             for line in JSONLines.read(try await store.get(key), gzipped: true).lines {
-                let (_, payload) = try require_(RawPostLine.decode(line.bytes))
+                let payload = try require_(RawPostLine.decode(line.bytes)).payload
                 let object = try JSONSerialization.jsonObject(with: payload) as? [String: Any]
                 let id = UInt64(((object?["data"] as? [String: Any])?["id"] as? String) ?? "") ?? 0
                 counts[id, default: 0] += 1

@@ -19,9 +19,10 @@ extension Conviction {
               conviction ingest rules --sync                   (one tagged rule per symbol on the X stream)
               conviction ingest stream --metrics-port 9464     (until Ctrl-C; /metrics in Prometheus format)
               conviction ingest replay ~/archives/2026-11-24.jsonl.gz
+              conviction ingest history --from 2026-11-01 --to 2026-11-30 --dry-run   (posts and cost first)
               conviction ingest                                (the pipeline's ingest: data.source; the demo streams the simulator's posts)
             """,
-            subcommands: [Pipeline.self, Replay.self, Stream.self, Rules.self], defaultSubcommand: Pipeline.self)
+            subcommands: [Pipeline.self, Replay.self, Stream.self, History.self, Rules.self], defaultSubcommand: Pipeline.self)
 
         struct Pipeline: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -119,7 +120,7 @@ extension Conviction {
                 if !summary.rejected.isEmpty { print("ingest stream: " + IngestTask.quarantineNote(summary.rejected)) }
                 if let fatal = summary.fatal {
                     FileHandle.standardError.write(Data("error: \(fatal)\n".utf8))
-                    throw ExitCode(2)
+                    throw ExitCode(summary.fatalCode?.exitStatus ?? 2)
                 }
             }
         }
@@ -171,7 +172,7 @@ extension Conviction {
     struct XEmulatorCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "x-emulator",
-            abstract: "Run the local X API v2 server (stream, rules, recent search) over simulated or archived posts.",
+            abstract: "Run the local X API v2 server (stream, rules, recent and full-archive search, counts) over simulated or archived posts.",
             discussion: """
             For tests and trials without X: it checks the bearer token (TWITTER_BEARER_TOKEN, or --token-env), sends
             rate-limit headers and keep-alives, publishes the posts at --rate per second from the first stream
@@ -190,6 +191,12 @@ extension Conviction {
         @Option(help: "Posts between in-stream faults.") var faultEvery = 25
         @Option(help: "Seconds between keep-alive blank lines.") var keepAlive = 10.0
         @Option(help: "Recent-search requests per 15-minute window (X's limit by default).") var searchLimit = 450
+        @Flag(help: "Serve the posts as history: on X already, found by search and counts at once (the stream publishes nothing new).")
+        var history = false
+        @Flag(help: "Answer full-archive search and counts as for an account without access (403 client-not-enrolled).")
+        var noFullArchive = false
+        @Option(help: "Posts the account may read before search and the stream answer 429 UsageCapExceeded.") var monthlyPostCap: Int?
+        @Option(help: "Seconds each search or counts answer takes.") var searchLatency = 0.0
         @Argument(help: "Archives to serve (X API v2 JSON lines, .gz allowed); none = the store's sim/stream/.") var files: [String] = []
 
         func run() async throws {
@@ -223,6 +230,13 @@ extension Conviction {
             configuration.faultEveryPosts = faultEvery
             configuration.keepAliveInterval = .milliseconds(Int64(keepAlive * 1000))
             configuration.searchLimit = searchLimit
+            configuration.fullArchive = !noFullArchive
+            configuration.monthlyPostCap = monthlyPostCap
+            configuration.searchLatency = .milliseconds(Int64(searchLatency * 1000))
+            if history {
+                configuration.archivedBefore = Timestamps.now()
+                configuration.postsPerSecond = 0
+            }
             let emulator = try XAPIEmulator(configuration: configuration, feedLines: lines)
             let url = try await emulator.start(host: host, port: port)
             // Unbuffered, so a script reading the pipe learns the URL at once.

@@ -14,6 +14,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case unavailable
     /// A service asked to slow down; the same call can succeed later.
     case rateLimited
+    /// A usage cap for the billing period is used up (X's monthly post cap): unlike a rate limit,
+    /// retrying soon cannot help.
+    case usageCap
     /// The store could not be read or written.
     case storage
     /// A native library (ONNX Runtime, XGBoost) could not be loaded or failed.
@@ -31,6 +34,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .conflict: 73  // EX_CANTCREAT
         case .storage: 74  // EX_IOERR
         case .rateLimited: 75  // EX_TEMPFAIL
+        case .usageCap: 76  // EX_PROTOCOL: the service refuses for the rest of its billing period
         case .credentials: 77  // EX_NOPERM
         case .configuration: 78  // EX_CONFIG
         }
@@ -45,6 +49,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .credentials: "credentials are missing, invalid or refused"
         case .unavailable: "a service could not be reached or failed"
         case .rateLimited: "a service asked to slow down; try again later"
+        case .usageCap: "the X API's monthly usage cap is used up; nothing more can be read until it resets"
         case .storage: "the store could not be read or written"
         case .nativeLibrary: "ONNX Runtime or XGBoost could not be loaded or failed"
         case .conflict: "the store refused to mix simulated and real data, or another worker holds the lease"

@@ -6,13 +6,19 @@ import Synchronization
 public struct BackfillWindow: Sendable, Equatable, CustomStringConvertible {
     public var since: UInt64
     public var until: UInt64?
+    /// The `created_at` of the post `since` names, when known: a gap older than recent search's
+    /// 7 days needs full-archive search.
+    public var sinceTime: EpochMillis?
 
-    public init(since: UInt64, until: UInt64? = nil) { self.since = since; self.until = until }
+    public init(since: UInt64, until: UInt64? = nil, sinceTime: EpochMillis? = nil) {
+        self.since = since; self.until = until; self.sinceTime = sinceTime
+    }
 
     /// One window covering both.
     public func merged(with other: BackfillWindow) -> BackfillWindow {
         let until: UInt64? = if let a = until, let b = other.until { max(a, b) } else { nil }
-        return BackfillWindow(since: min(since, other.since), until: until)
+        let older = since <= other.since ? self : other
+        return BackfillWindow(since: older.since, until: until, sinceTime: older.sinceTime)
     }
 
     public var description: String { "(\(since), \(until.map(String.init) ?? "now"))" }

@@ -11,7 +11,8 @@ extension StreamIngestor {
     // MARK: - Backfill
 
     /// Fills one window at a time. A window that fails waits (merged with newer gaps) and is tried
-    /// again after a back-off; cancellation (stop) leaves it on disk for the next run.
+    /// again after a back-off; cancellation (stop) leaves it on disk for the next run. The usage cap
+    /// is the exception: nothing can be read until it resets, so the ingester stops and says so.
     func backfillLoop(_ backfill: BackfillScheduler, _ queue: AsyncStream<Item>.Continuation) async {
         var failures = 0
         for await _ in backfill.signals {
@@ -22,6 +23,10 @@ extension StreamIngestor {
                 } catch {
                     backfill.failed()
                     if error is CancellationError || isStopping || Task.isCancelled { return }
+                    if let error = error as? XAPIError, error.isUsageCapExceeded {
+                        stopForUsageCap(error)
+                        return
+                    }
                     failures += 1
                     let wait = settings.backfillRetry.wait(after: failures)
                     event("backfill failed, will retry", ["window": "\(window)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
@@ -31,30 +36,48 @@ extension StreamIngestor {
         }
     }
 
-    /// How long until a rate-limit window resets, by the injected clock. The header is in whole
-    /// seconds, so a second is added: waking within the second before the reset earns a 429.
-    func untilReset(_ limit: RateLimit) -> Duration { .milliseconds(max(0, limit.reset * 1000 + 1000 - clock.now())) }
+    /// X's monthly post cap is used up: retrying cannot help before it resets, so stop (committing
+    /// what was received) and report it as the run's failure.
+    func stopForUsageCap(_ error: XAPIError) {
+        event("usage cap exhausted, stopping", ["error": "\(error)"])
+        summary.withLockedValue { $0.fatal = XAPIError.usageCapMessage(error); $0.fatalCode = .usageCap }
+        stop()
+    }
+
+    /// Which search fills `window`, and from when: full-archive search for a gap older than recent
+    /// search reaches (when allowed and not refused), else recent search bounded to its reach.
+    func plan(_ window: BackfillWindow) -> (archive: XAPIClient.Archive, start: EpochMillis?) {
+        // An hour's margin: the window is filled over minutes, and X rejects a start out of reach.
+        let reach = clock.now() - XAPIClient.Archive.recentReach + Timestamps.hour
+        guard let sinceTime = window.sinceTime, sinceTime < reach else { return (.recent, nil) }
+        if settings.fullArchive != .never, !fullArchiveRefused.withLockedValue({ $0 }) { return (.all, nil) }
+        return (.recent, reach)
+    }
 
     func fill(_ window: BackfillWindow, into queue: AsyncStream<Item>.Continuation) async throws {
-        event("backfill started", ["window": "\(window)"])
+        var (archive, start) = plan(window)
+        event("backfill started", ["window": "\(window)", "search": .string(archive.rawValue)])
+        if start != nil {
+            event("backfill: the gap is older than recent search reaches", ["window": "\(window)", "lost_before": .string(Timestamps.iso8601(start!)),
+                                                                               "why": "full-archive search is \(settings.fullArchive == .never ? "off (ingest.full_archive = never)" : "not available to this account")"])
+        }
         var fetched = 0
-        let queries = rules.backfillQueries()
-        for query in queries {
+        for query in rules.backfillQueries() {
             var token: String?
             repeat {
                 if isStopping { throw CancellationError() }
-                try await waitForSearchWindow()
-                let page = try await settings.backfillRetry.run(clock: clock, classify: { error in
-                    guard let error = error as? XAPIError else { return .retry(serverWait: nil) }  // network: back off
-                    if error.status == 429 { return .retry(serverWait: error.rateLimit.map(untilReset) ?? settings.policy.rateLimitStart) }
-                    return error.status >= 500 ? .retry(serverWait: nil) : .fail
-                }, willRetry: { attempt, error, wait in
-                    summary.withLockedValue { $0.backfillRetries += 1 }
-                    event("backfill page retried", ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
-                }) { _ in
-                    try await api.searchRecent(query: query, sinceID: String(window.since), untilID: window.until.map(String.init), nextToken: token)
+                let request = XAPIClient.SearchRequest(query: query, start: start, sinceID: window.since, untilID: window.until)
+                let page: XAPIClient.SearchPage
+                do {
+                    page = try await searchPage(archive, request, token: token)
+                } catch let error as XAPIError where error.isNotEnrolled && archive == .all && settings.fullArchive == .auto {
+                    // Tried once; from now on recent search, within its reach. The window starts over.
+                    fullArchiveRefused.withLockedValue { $0 = true }
+                    event("full-archive search refused; backfill falls back to recent search", ["error": "\(error)"])
+                    (archive, start) = plan(window)
+                    token = nil
+                    continue
                 }
-                searchLimit.withLockedValue { $0 = page.rateLimit }
                 try await deliver(.backfillPage(page.posts, Delivery()), to: queue)
                 fetched += page.posts.count
                 token = page.nextToken
@@ -63,18 +86,23 @@ extension StreamIngestor {
         try await deliver(.backfillDone(window, posts: fetched, Delivery()), to: queue)
     }
 
-    /// When the last search answer said the window is used up, waits for its reset before the next
-    /// request (of this window or a later one). The stream goes on meanwhile.
-    func waitForSearchWindow() async throws {
-        guard let limit = searchLimit.withLockedValue({ $0 }), limit.remaining == 0 else { return }
-        let wait = min(untilReset(limit), settings.backfillRetry.maxServerWait)
-        if wait > .zero {
-            event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
-            metrics.update { $0.backfillWaitSeconds = wait.seconds }
-            defer { metrics.update { $0.backfillWaitSeconds = 0 } }
-            try await clock.sleep(for: wait)
+    /// One search page, paced by the throttle and retried by the backfill's policy. The stream goes
+    /// on while it waits.
+    func searchPage(_ archive: XAPIClient.Archive, _ request: XAPIClient.SearchRequest, token: String?) async throws -> XAPIClient.SearchPage {
+        let endpoint = SearchThrottle.endpoint("search", archive)
+        let page = try await settings.backfillRetry.run(clock: clock, classify: throttle.classify, willRetry: { attempt, error, wait in
+            summary.withLockedValue { $0.backfillRetries += 1 }
+            event("backfill page retried", ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
+        }) { _ in
+            try await throttle.wait(before: endpoint) { wait in
+                event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
+                metrics.update { $0.backfillWaitSeconds = wait.seconds }
+            }
+            metrics.update { $0.backfillWaitSeconds = 0 }
+            return try await api.search(archive, request, nextToken: token)
         }
-        searchLimit.withLockedValue { $0 = nil }
+        throttle.record(page.rateLimit, for: endpoint)
+        return page
     }
 
     /// Hands an item to the processor and waits until it has been processed, so a backfill never

@@ -15,7 +15,7 @@ extension StreamIngestor {
         var untilReset = false
         if let rateLimit, rateLimit.remaining == 0 {
             // Capped: a reset further off than one window plus a minute is a clock mismatch, not a limit.
-            let reset = min(self.untilReset(rateLimit), settings.policy.rateLimitMax)
+            let reset = min(throttle.untilReset(rateLimit), settings.policy.rateLimitMax)
             if reset > duration { duration = reset; untilReset = true }
         }
         return Wait(cls: cls, attempt: attempt, duration: duration, untilReset: untilReset)
@@ -62,6 +62,10 @@ extension StreamIngestor {
                 rateLimit = error.rateLimit ?? rateLimit
                 cls = error.status == 429 ? .rateLimited : .http
                 event("connect refused", ["class": .string(cls.rawValue), "status": "\(error.status)", "error": .string(error.description)])
+                if error.isUsageCapExceeded {
+                    stopForUsageCap(error)
+                    break
+                }
                 if error.status == 401 || error.status == 403 {
                     authFailures += 1
                     if authFailures >= settings.maxAuthFailures {

@@ -36,6 +36,8 @@ public final class StreamIngestor: Sendable {
         /// Stop once connected, caught up, and nothing new arrived for this long (batch use: the demo).
         public var stopWhenIdle: Duration?
         public var backfill = true
+        /// Whether the backfill of a gap older than recent search's 7 days may use full-archive search.
+        public var fullArchive = FullArchiveAccess.auto
         /// Retries of one search page (429 honours the reset header, 5xx and network errors back off).
         /// When they are used up the window waits and is tried again after `backfillRetry`'s back-off.
         public var backfillRetry = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(1), maxDelay: .seconds(60), jitter: .equal,
@@ -75,6 +77,8 @@ public final class StreamIngestor: Sendable {
         public var truncatedJournalLines = 0
         /// Set when the ingester gave up (bad credentials); the CLI exits non-zero.
         public var fatal: String?
+        /// What kind of failure `fatal` is, when it has a code of its own (the usage cap).
+        public var fatalCode: ErrorCode?
     }
 
     enum Item: Sendable {
@@ -109,8 +113,10 @@ public final class StreamIngestor: Sendable {
     /// The reader's last queued sequence number when the queue first overflowed.
     let overflowAfter = NIOLockedValueBox<Int?>(nil)
     let queued = NIOLockedValueBox(0)
-    /// Recent search's rate limit as its last answer reported it.
-    let searchLimit = NIOLockedValueBox<RateLimit?>(nil)
+    /// Paces the backfill's search requests by X's limits.
+    let throttle: SearchThrottle
+    /// Set once full-archive search answered that the account is not enrolled.
+    let fullArchiveRefused = NIOLockedValueBox(false)
 
     /// The ingester owns `api`: `run()` shuts it down before it returns.
     public init(api: XAPIClient, store: any ObjectStore, journal: IngestJournal, symbols: [Symbol], filters: IngestFilters,
@@ -118,6 +124,7 @@ public final class StreamIngestor: Sendable {
                 metrics: IngestMetrics = IngestMetrics(), logger: Logger) {
         self.api = api; self.store = store; self.journal = journal; self.symbols = symbols; self.filters = filters
         self.rules = rules; self.settings = settings; self.clock = clock; self.metrics = metrics; self.logger = logger
+        throttle = SearchThrottle(clock: clock, maxWait: settings.backfillRetry.maxServerWait)
         idleStop.withLockedValue { $0 = settings.stopWhenIdle.map { ($0, clock.monotonicMillis()) } }
     }
 
@@ -164,7 +171,9 @@ public final class StreamIngestor: Sendable {
         }
         let backfill = BackfillScheduler()
         // A backfill cut short by the last run resumes from its since_id.
-        if settings.backfill, let floor = recovered.backfillFloor { backfill.request(BackfillWindow(since: floor)) }
+        if settings.backfill, let floor = recovered.backfillFloor {
+            backfill.request(BackfillWindow(since: floor, sinceTime: recovered.ids.first { $0.0 == floor }?.1))
+        }
 
         let (queue, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingOldest(settings.queueCapacity))
         let producing = Task {
@@ -252,7 +261,7 @@ public final class StreamIngestor: Sendable {
                 event("backfill skipped", ["reason": .string(reason), "why": "no post received yet"])
                 return
             }
-            backfill.request(BackfillWindow(since: since))
+            backfill.request(BackfillWindow(since: since, sinceTime: processor.seenIDs[since]))
             boundNextPost = connected
             try journal.saveBackfillFloor(backfill.floor)
             event("gap", ["reason": .string(reason), "since_id": "\(since)"])

@@ -25,7 +25,8 @@ public struct RateLimit: Sendable, Equatable {
 /// the request's headers, so the bearer token cannot leak through it.
 public struct XAPIError: ConvictionError {
     public var errorCode: ErrorCode {
-        switch status {
+        if isUsageCapExceeded { return .usageCap }
+        return switch status {
         case 401, 403: .credentials
         case 429: .rateLimited
         case 400, 404, 409, 422: .configuration
@@ -37,6 +38,9 @@ public struct XAPIError: ConvictionError {
     public let detail: String
     public let rateLimit: RateLimit?
     public let endpoint: String
+    /// X's problem `type` URI and `reason`, which tell apart answers sharing a status.
+    public var type = ""
+    public var reason = ""
 
     public var description: String {
         "X API \(endpoint): HTTP \(status)\(title.isEmpty ? "" : " \(title)")\(detail.isEmpty ? "" : ": \(detail)")"
@@ -45,18 +49,45 @@ public struct XAPIError: ConvictionError {
     /// A connect-time 429 caused by another open connection (often our own zombie).
     public var isTooManyConnections: Bool { status == 429 && (title == "ConnectionException" || detail.contains("TooManyConnections")) }
 
+    /// A 429 for the month's post cap: not a rate limit, so waiting for the window's reset does not
+    /// help (its rate-limit headers still show requests to spare).
+    public var isUsageCapExceeded: Bool { status == 429 && (title == "UsageCapExceeded" || type.hasSuffix("/usage-capped")) }
+
+    /// A 403 for an endpoint the account's plan does not include (full-archive search without Pro).
+    public var isNotEnrolled: Bool { status == 403 && (reason == "client-not-enrolled" || type.hasSuffix("/client-forbidden")) }
+
+    /// What to tell a person when the usage cap stops a run. X's answer names the period but no
+    /// reset date; the developer console shows it.
+    public static func usageCapMessage(_ error: XAPIError) -> String {
+        "X's monthly post cap for this account is used up (\(error.detail.isEmpty ? error.title : error.detail)): retrying cannot help before "
+            + "the cap resets at the start of the next billing period (the developer console's usage page shows the date); "
+            + "raise the cap there or wait, then run again: nothing already stored is fetched twice"
+    }
+
+    /// A 400 naming `next_token`: the token has expired or was never valid.
+    public var isInvalidNextToken: Bool { status == 400 && detail.contains("next_token") }
+
     static func from(status: Int, body: Data, headers: HTTPHeaders, endpoint: String) -> XAPIError {
-        var title = "", detail = ""
+        var title = "", detail = "", type = "", reason = ""
         if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] {
             title = object["title"] as? String ?? ""
+            type = object["type"] as? String ?? ""
+            reason = object["reason"] as? String ?? ""
             detail = object["detail"] as? String ?? ""
+            // X's invalid-request answers put the useful part in errors[0].message.
+            if let errors = object["errors"] as? [[String: Any]], let message = errors.first?["message"] as? String, !detail.contains(message) {
+                detail += detail.isEmpty ? message : ": \(message)"
+            }
             if let issue = object["connection_issue"] as? String { detail += detail.isEmpty ? issue : " (\(issue))" }
             if title.isEmpty, let errors = object["errors"] as? [[String: Any]], let first = errors.first {
                 title = first["title"] as? String ?? ""
                 detail = first["detail"] as? String ?? first["message"] as? String ?? ""
             }
         }
-        return XAPIError(status: status, title: title, detail: String(detail.prefix(300)), rateLimit: RateLimit(headers: headers), endpoint: endpoint)
+        var error = XAPIError(status: status, title: title, detail: String(detail.prefix(300)), rateLimit: RateLimit(headers: headers), endpoint: endpoint)
+        error.type = type
+        error.reason = reason
+        return error
     }
 }
 
@@ -155,26 +186,57 @@ public final class XAPIClient: Sendable {
         struct RuleError: Decodable { var title: String?; var value: String?; var details: [String]? }
     }
 
-    // MARK: - Recent search
+    // MARK: - Search and counts
 
-    /// One page of recent search, each post rebuilt as a stream message
+    /// Which archive a search or count reads: the last 7 days, or everything (full-archive access).
+    public enum Archive: String, Sendable, Codable {
+        case recent, all
+        /// Recent search reaches back 7 days.
+        public static let recentReach: EpochMillis = 7 * Timestamps.day
+        public var maxResults: Int { self == .all ? 500 : 100 }
+    }
+
+    /// One page of search, each post rebuilt as a stream message
     /// (`{"data":..., "includes":{"users":[author]}}`, the post and author as X sent them) so every
     /// source shares one raw format.
     public struct SearchPage: Sendable {
         public var posts: [Data]
+        /// The ids of `posts`, in the answer's order (newest first).
+        public var ids: [UInt64]
         public var nextToken: String?
         public var rateLimit: RateLimit?
     }
 
-    public func searchRecent(query: String, sinceID: String?, untilID: String? = nil, nextToken: String?, maxResults: Int = 100) async throws -> SearchPage {
-        var parameters = [("query", query), ("max_results", String(maxResults))] + Self.postFields
-        if let sinceID { parameters.append(("since_id", sinceID)) }
-        if let untilID { parameters.append(("until_id", untilID)) }
+    /// What to search: the query and its optional bounds (`start`/`end` as created_at, inclusive and
+    /// exclusive; `sinceID`/`untilID` exclusive).
+    public struct SearchRequest: Sendable, Codable, Equatable {
+        public var query: String
+        public var start: EpochMillis?
+        public var end: EpochMillis?
+        public var sinceID: UInt64?
+        public var untilID: UInt64?
+        public init(query: String, start: EpochMillis? = nil, end: EpochMillis? = nil, sinceID: UInt64? = nil, untilID: UInt64? = nil) {
+            self.query = query; self.start = start; self.end = end; self.sinceID = sinceID; self.untilID = untilID
+        }
+
+        var parameters: [(String, String)] {
+            var parameters = [("query", query)]
+            if let start { parameters.append(("start_time", Timestamps.iso8601(start))) }
+            if let end { parameters.append(("end_time", Timestamps.iso8601(end))) }
+            if let sinceID { parameters.append(("since_id", String(sinceID))) }
+            if let untilID { parameters.append(("until_id", String(untilID))) }
+            return parameters
+        }
+    }
+
+    public func search(_ archive: Archive, _ search: SearchRequest, nextToken: String?, maxResults: Int? = nil) async throws -> SearchPage {
+        var parameters = search.parameters + [("max_results", String(maxResults ?? archive.maxResults))] + Self.postFields
         if let nextToken { parameters.append(("next_token", nextToken)) }
-        let (body, rateLimit) = try await call(request("/2/tweets/search/recent", query: parameters), endpoint: "GET search/recent")
+        let endpoint = "GET search/\(archive.rawValue)"
+        let (body, rateLimit) = try await call(request("/2/tweets/search/\(archive.rawValue)", query: parameters), endpoint: endpoint)
         let page: XPayloadReader.SearchPage
         do { page = try XPayloadReader.searchPage(body) } catch {
-            throw XAPIError(status: 200, title: "malformed search response", detail: error.detail, rateLimit: rateLimit, endpoint: "GET search/recent")
+            throw XAPIError(status: 200, title: "malformed search response", detail: error.detail, rateLimit: rateLimit, endpoint: endpoint)
         }
         let bytes = [UInt8](body)
         var usersByID: [String: [UInt8]] = [:]
@@ -184,7 +246,54 @@ public final class XAPIClient: Sendable {
             return Data(XPayloadWriter.streamMessage(data: bytes[post.range], includes: author.map { XPayloadWriter.includes(users: [$0]) },
                                                      matchingRules: nil))
         }
-        return SearchPage(posts: posts, nextToken: page.nextToken, rateLimit: rateLimit)
+        return SearchPage(posts: posts, ids: page.posts.map { $0.id.flatMap(UInt64.init) ?? 0 }, nextToken: page.nextToken, rateLimit: rateLimit)
+    }
+
+    /// Post counts for a query per day between `start` and `end` (all pages), oldest first.
+    public struct DayCount: Sendable, Equatable {
+        public var start: EpochMillis
+        public var count: Int
+    }
+
+    public func countsPerDay(_ archive: Archive, query: String, start: EpochMillis, end: EpochMillis,
+                             beforeEachRequest: () async throws -> Void = {}) async throws -> (days: [DayCount], rateLimit: RateLimit?) {
+        var days: [DayCount] = []
+        var token: String?
+        var limit: RateLimit?
+        let endpoint = "GET counts/\(archive.rawValue)"
+        repeat {
+            try await beforeEachRequest()
+            var parameters = SearchRequest(query: query, start: start, end: end).parameters + [("granularity", "day")]
+            if let token { parameters.append(("next_token", token)) }
+            let (body, rateLimit) = try await call(request("/2/tweets/counts/\(archive.rawValue)", query: parameters), endpoint: endpoint)
+            limit = rateLimit
+            let page: CountsPage
+            do { page = try JSONDecoder().decode(CountsPage.self, from: body) } catch {
+                throw XAPIError(status: 200, title: "malformed counts response", detail: "\(error)", rateLimit: rateLimit, endpoint: endpoint)
+            }
+            for bucket in page.data ?? [] {
+                guard let at = Timestamps.parseISO8601(bucket.start) else {
+                    throw XAPIError(status: 200, title: "malformed counts response", detail: "start \(bucket.start.debugDescription)", rateLimit: rateLimit, endpoint: endpoint)
+                }
+                days.append(DayCount(start: at, count: bucket.tweetCount))
+            }
+            token = page.meta?.nextToken
+        } while token != nil
+        return (days, limit)
+    }
+
+    struct CountsPage: Decodable {
+        var data: [Bucket]?
+        var meta: Meta?
+        struct Bucket: Decodable {
+            var start: String
+            var tweetCount: Int
+            enum CodingKeys: String, CodingKey { case start, tweetCount = "tweet_count" }
+        }
+        struct Meta: Decodable {
+            var nextToken: String?
+            enum CodingKeys: String, CodingKey { case nextToken = "next_token" }
+        }
     }
 
     // MARK: - Stream

@@ -41,5 +41,15 @@ extension ConvictionConfiguration {
             get: { .integer($0.ingest.maxAuthFailures) }, set: { c, v throws(ValueError) in c.ingest.maxAuthFailures = try int(v, 1...1000) }),
         Key(name: "ingest.emulator_rate", help: "Posts per second the local X API server publishes in the demo.",
             get: { .float($0.ingest.emulatorRate) }, set: { c, v throws(ValueError) in c.ingest.emulatorRate = try double(v, 1...1_000_000) }),
+        Key(name: "ingest.full_archive", help: "Full-archive search for history and old gaps: auto (try once, fall back to recent search), always, never.",
+            get: { .string($0.ingest.fullArchive.rawValue) }, set: { c, v throws(ValueError) in c.ingest.fullArchive = try choice(v) }),
+        Key(name: "ingest.monthly_post_cap", help: "Posts the X account may read a month (its plan's cap), for ingest history's estimate.",
+            get: { .integer($0.ingest.monthlyPostCap) }, set: { c, v throws(ValueError) in c.ingest.monthlyPostCap = try int(v, 1...Int(Int32.max)) }),
+        Key(name: "ingest.cost_per_post", help: "US dollars X bills per post read, for ingest history's estimate (set it from your plan).",
+            get: { .float($0.ingest.costPerPost) }, set: { c, v throws(ValueError) in c.ingest.costPerPost = try double(v, 0...100) }),
+        Key(name: "ingest.history_max_posts", help: "ingest history stops after its estimate above this many posts, unless --yes.",
+            get: { .integer($0.ingest.historyMaxPosts) }, set: { c, v throws(ValueError) in c.ingest.historyMaxPosts = try int(v, 0...Int(Int32.max)) }),
+        Key(name: "ingest.history_page_size", help: "Posts per search page for ingest history (10 to 500; recent search takes at most 100).",
+            get: { .integer($0.ingest.historyPageSize) }, set: { c, v throws(ValueError) in c.ingest.historyPageSize = try int(v, 10...500) }),
     ]
 }

@@ -202,7 +202,7 @@ public struct RunReport: Codable, Sendable {
         ## Data and settings
         - Symbols: \(symbols.joined(separator: ", ")); days \(firstDay) to \(lastDay); \(r.rows) labelled rows, \(r.testRows) out of sample.
         - Label: direction of the next \(labelHorizonBars) bar(s) of \(barMinutes) minutes after the decision time (a bar's close); labels never cross the close.
-        - Posts count from their \(pointInTime == "received" ? "receipt time" : "created_at"), strictly before the decision time.
+        - Posts count from their \(pointInTime == "received" ? "receipt time (posts from archives and `ingest history`, fetched after the fact, from their created_at: docs/ingestion.md)" : "created_at"), strictly before the decision time.
         - XGBoost \(r.xgboostVersion): \(training.search.trials > 0 ? "parameters tuned per fold (above), seed \(training.seed)" : "\(training.rounds) rounds, depth \(training.maxDepth), eta \(training.learningRate), subsample \(training.subsample), colsample \(training.columnSample), min_child_weight \(training.minChildWeight), seed \(training.seed)").
         - Baseline features: \(r.baselineFeatures.joined(separator: ", ")).
         - Sentiment features: \(r.addedFeatures.isEmpty ? "none" : r.addedFeatures.joined(separator: ", ")).

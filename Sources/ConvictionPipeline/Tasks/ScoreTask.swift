@@ -187,7 +187,9 @@ public struct ScoreTask: Sendable {
                     continue
                 }
                 do {
-                    let (post, _) = try normalizer.normalize(raw.payload, receivedAt: raw.receivedAt)
+                    // A post fetched from history was on X from its created_at: that is when it became known
+                    // (docs/ingestion.md), whatever features.point_in_time says for streamed posts.
+                    let (post, _) = try normalizer.normalize(raw.payload, receivedAt: raw.historical ? nil : raw.receivedAt)
                     guard seen.insert(post.id).inserted else { continue }  // the same post from two archives
                     posts.append(post)
                 } catch {

@@ -74,35 +74,4 @@ extension XAPIEmulator {
         }
         try await writer.respond(.badRequest, body: json(["title": "Invalid Request", "detail": "expected add or delete", "status": 400]), headers: limitHeaders)
     }
-
-    // MARK: - Recent search
-
-    func search(_ request: HTTPServer.Request, _ writer: HTTPServer.ResponseWriter, limitHeaders: [(String, String)]) async throws {
-        mutable.withLockedValue { $0.state.searchRequests += 1 }
-        func bad(_ detail: String) async throws {
-            try await writer.respond(.badRequest, body: json(["title": "Invalid Request", "detail": detail, "status": 400]), headers: limitHeaders)
-        }
-        guard let queryText = request.query["query"], !queryText.isEmpty else { return try await bad("query is required") }
-        guard queryText.count <= XAPILimits.maxQueryLength else { return try await bad("query is longer than 512 characters") }
-        let maxResults = Int(request.query["max_results"] ?? "10") ?? 0
-        guard (10...100).contains(maxResults) else { return try await bad("max_results must be between 10 and 100") }
-        let query: RuleQuery
-        do { query = try RuleQuery.parse(queryText) } catch { return try await bad("\(error)") }
-        let since = request.query["since_id"].flatMap(UInt64.init) ?? 0
-        let until = min(request.query["until_id"].flatMap(UInt64.init) ?? .max, request.query["next_token"].flatMap(UInt64.init) ?? .max)
-        let published = mutable.withLockedValue { publishedCount($0) }
-        // Entries are in id order: look only between since_id and until (binary search), newest first.
-        let candidates = feed.entries[feed.firstIndex(after: since, below: published)..<feed.firstIndex(atOrAbove: until, below: published)]
-        var page: [EmulatorFeed.Entry] = []
-        var more = false
-        for entry in candidates.reversed() where query.matches(entry.subject) {
-            if page.count == maxResults { more = true; break }
-            page.append(entry)
-        }
-        var seen: Set<[UInt8]> = []
-        let users = page.compactMap(\.author).filter { seen.insert($0).inserted }
-        let body = XPayloadWriter.searchPage(posts: page.map(\.data), users: users, newestID: page.first.map { String($0.id) },
-                                             oldestID: page.last.map { String($0.id) }, nextToken: more ? page.last.map { String($0.id) } : nil)
-        try await writer.respond(.ok, body: Data(body), headers: limitHeaders)
-    }
 }
