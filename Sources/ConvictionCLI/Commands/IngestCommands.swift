@@ -240,7 +240,8 @@ extension Conviction {
             let emulator = try XAPIEmulator(configuration: configuration, feedLines: lines)
             let url = try await emulator.start(host: host, port: port)
             // Unbuffered, so a script reading the pipe learns the URL at once.
-            FileHandle.standardOutput.write(Data("x-emulator: serving \(lines.count) posts at \(url) (\(rate) posts/s from the first stream connection)\n".utf8))
+            let publishing = history ? "as history, on X already" : "\(rate) posts/s from the first stream connection"
+            FileHandle.standardOutput.write(Data("x-emulator: serving \(lines.count) posts at \(url) (\(publishing))\n".utf8))
             try await GracefulShutdown.untilSignalled(logger: global.logger())
             await emulator.stop()
             let state = emulator.state

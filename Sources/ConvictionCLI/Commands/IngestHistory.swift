@@ -94,7 +94,8 @@ extension Conviction.Ingest {
             for (window, posts) in estimate.windows { bySymbol[window.symbol.rawValue, default: 0] += posts }
             let total = estimate.totalPosts
             let share = Double(total) / Double(max(1, ingest.monthlyPostCap)) * 100
-            var lines = ["ingest history: \(from.isoString) to \(to.isoString), \(estimate.archive == .all ? "full-archive" : "recent") search"]
+            let search = estimate.windows.isEmpty ? "nothing left to fetch" : "\(estimate.archive == .all ? "full-archive" : "recent") search"
+            var lines = ["ingest history: \(from.isoString) to \(to.isoString), \(search)"]
             if let note = estimate.note { lines.append("  note: \(note)") }
             lines.append("  posts by symbol: " + (bySymbol.isEmpty ? "none" : bySymbol.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.formatted())" }.joined(separator: ", ")))
             lines.append("  total: \(total.formatted()) posts in \(estimate.windows.count) symbol-day window(s)"
