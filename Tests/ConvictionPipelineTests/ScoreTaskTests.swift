@@ -40,6 +40,27 @@ import Testing
         #expect(!rows.isEmpty && rows.allSatisfy { $0.scorer == "lexicon-v1" && $0.modelHash == "builtin" })
     }
 
+    /// A post fetched from history (`ingest history`) counts from its created_at, a streamed one from its receipt.
+    @Test func historicalPostsArePointInTimeByCreatedAtAndStreamedOnesByReceipt() async throws {
+        let dir = TestSupport.temporaryDirectory("historical-pit")
+        let context = try await makeContext(dir) { tiny(&$0); $0.scoring.model = dir.appendingPathComponent("no-model").path }
+        let created = TestClock.defaultStart
+        // TestFeed's posts 0 and 11 are about AAPL, created 660 s apart.
+        let feed = TestFeed.posts(count: 12, start: created, spacing: .seconds(60))
+        let posts = [RawPostLine.encode(payload: feed[0], receivedAt: created + 5_000),
+                     RawPostLine.encode(payload: feed[11], receivedAt: created + 30 * Timestamps.day, historical: true)]
+        let lines = posts.map { $0 + Data([0x0A]) }.reduce(Data(), +)
+        let day = CivilDate(daysSinceEpoch: Int(created / Timestamps.day))
+        try await context.store.put(Partition(.rawPosts, date: day, symbol: Symbol("AAPL")).prefix + "part-test.jsonl.gz", data: try Gzip.compress(lines))
+        let outcome = try await ScoreTask(context: context).run()
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        let rows = try scoreRows(dir)
+        let streamed = try #require(rows.first { $0.createdAt == created })
+        #expect(streamed.receivedAt == created + 5_000)
+        let historical = try #require(rows.first { $0.createdAt == created + 660_000 }, "\(rows)")
+        #expect(historical.receivedAt == historical.createdAt, "fetched a month later, but known from created_at")
+    }
+
     /// The catalog knows which scorer finished a partition: another model re-scores it, the same one skips it.
     @Test(.enabled(if: ProjectFiles.find(ScoreTask.defaultModel + "/model.onnx") != nil))
     func aDifferentScorerRescoresAndTheSameOneSkips() async throws {
