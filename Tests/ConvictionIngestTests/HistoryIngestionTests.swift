@@ -204,6 +204,23 @@ import Testing
         #expect(state.searchRequests == (mode == .never ? 0 : 1))
     }
 
+    @Test func aQueryLongerThanRecentSearchTakesFailsBeforeFetching() async throws {
+        let f = try await fixture(postsFrom: CivilDate(iso: "2026-03-16")!) { $0.fullArchive = false }
+        defer { Task { await f.emulator.stop() } }
+        // $V needs a keyword: 60 of them make a rule of about 800 characters (the stream takes 1,024, recent search 512).
+        let keywords = (0..<60).map { "keyword\($0)" }
+        var filters = IngestFilters()
+        filters.keywords = Set(keywords)
+        let ingestor = HistoryIngestor(api: XAPIClient(baseURL: f.base, bearer: Secret(StreamFixtures.token)), store: f.store, catalog: f.catalog,
+                                       symbols: [Symbol("V")], filters: filters,
+                                       rules: StreamRuleSet(symbols: [Symbol("V")], filters: filters, ruleKeywords: keywords), clock: f.clock, logger: StreamFixtures.logger)
+        let error = await #expect(throws: HistoryIngestor.QueryTooLong.self) {
+            _ = try await ingestor.estimate(from: CivilDate(iso: "2026-03-16")!, to: CivilDate(iso: "2026-03-18")!)
+        }
+        #expect(error?.description.contains("at most 512") == true, "\(String(describing: error))")
+        #expect(f.emulator.state.requestsByEndpoint["counts-recent"] == nil && f.emulator.state.searchedPosts == 0)
+    }
+
     @Test func alwaysFullArchiveOnAnAccountWithoutItIsAnError() async throws {
         let f = try await fixture(postsFrom: CivilDate(iso: "2026-03-16")!) { $0.fullArchive = false }
         defer { Task { await f.emulator.stop() } }

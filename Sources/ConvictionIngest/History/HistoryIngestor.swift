@@ -69,6 +69,11 @@ public final class HistoryIngestor: Sendable {
         public var retries = 0
     }
 
+    public struct QueryTooLong: ConvictionError {
+        public var errorCode: ErrorCode { .configuration }
+        public let description: String
+    }
+
     public struct OutOfReach: ConvictionError {
         public var errorCode: ErrorCode { .configuration }
         public let description: String
@@ -147,6 +152,13 @@ public final class HistoryIngestor: Sendable {
                        + "or use an account with full-archive search (X's Pro or Enterprise plans). Nothing was fetched.")
         }
         if archive == .recent, needsArchive { throw outOfReach("full-archive search is off (ingest.full_archive = \"never\")") }
+        func checkLengths(_ archive: XAPIClient.Archive) throws {
+            for symbol in Set(pending.map(\.symbol)) where (queries[symbol] ?? "").count > archive.maxQueryLength {
+                throw QueryTooLong(description: "the query for \(symbol.rawValue) (its stream rule) is \(queries[symbol]!.count) characters; "
+                                   + "\(archive.rawValue) search takes at most \(archive.maxQueryLength). Shorten universe.keywords. Nothing was fetched.")
+            }
+        }
+        try checkLengths(archive)
         for symbol in Set(pending.map(\.symbol)).sorted(by: { $0.rawValue < $1.rawValue }) {
             let query = queries[symbol] ?? ""
             let endpointStart = archive == .recent ? max(first, reach) : first
@@ -158,6 +170,7 @@ public final class HistoryIngestor: Sendable {
                 note = "full-archive search is not available to this account (X: \(error.title)); recent search covers the range"
                 logger.notice("ingest history: \(note!)")
                 archive = .recent
+                try checkLengths(archive)
                 counts[symbol] = try await count(archive, query: query, start: first, end: last)
             }
         }

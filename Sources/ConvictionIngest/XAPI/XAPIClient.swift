@@ -194,6 +194,8 @@ public final class XAPIClient: Sendable {
         /// Recent search reaches back 7 days.
         public static let recentReach: EpochMillis = 7 * Timestamps.day
         public var maxResults: Int { self == .all ? 500 : 100 }
+        /// The longest query the endpoint takes (X's pay-per-use and Pro limits).
+        public var maxQueryLength: Int { self == .all ? 1024 : XAPILimits.maxQueryLength }
     }
 
     /// One page of search, each post rebuilt as a stream message
