@@ -25,15 +25,21 @@ extension StreamIngestionTests {
         #expect(emulator.state.streamedPosts <= 150 + 8)
     }
 
-    @Test func aGapOlderThanSevenDaysIsFilledByFullArchiveSearch() async throws {
+    /// A stream of posts created ten days before the clock (catching up after a long outage), dropped
+    /// three times, so each gap's start is older than recent search reaches.
+    func streamOfOldPosts(fullArchive: Bool) async throws -> (summary: StreamIngestor.Summary, emulator: XAPIEmulator, store: LocalObjectStore) {
         let clock = TestClock(speed: Self.speed)
-        // Posts created ten days before the clock (a stream catching up after a long outage).
         let feed = TestFeed.posts(count: 300, start: clock.start - 10 * Timestamps.day, spacing: .seconds(1))
-        let (summary, emulator, store) = try await ingest(feed: feed, emulator: { c in
+        return try await ingest(feed: feed, emulator: { c in
             c.faults = [.dropMidLine]
             c.faultCount = 3
             c.faultEveryPosts = 40
+            c.fullArchive = fullArchive
         }, clock: clock, until: { e in e.exhausted && e.state.faultsInjected.values.reduce(0, +) >= 3 })
+    }
+
+    @Test func aGapOlderThanSevenDaysIsFilledByFullArchiveSearch() async throws {
+        let (summary, emulator, store) = try await streamOfOldPosts(fullArchive: true)
         let state = emulator.state
         #expect(state.requestsByEndpoint["search-all", default: 0] > 0)
         #expect(state.requestsByEndpoint["search-recent"] == nil)
@@ -44,14 +50,7 @@ extension StreamIngestionTests {
     }
 
     @Test func withoutFullArchiveAnOldGapFallsBackToRecentSearchAfterOneTry() async throws {
-        let clock = TestClock(speed: Self.speed)
-        let feed = TestFeed.posts(count: 300, start: clock.start - 10 * Timestamps.day, spacing: .seconds(1))
-        let (summary, emulator, _) = try await ingest(feed: feed, emulator: { c in
-            c.faults = [.dropMidLine]
-            c.faultCount = 3
-            c.faultEveryPosts = 40
-            c.fullArchive = false
-        }, clock: clock, until: { e in e.exhausted && e.state.faultsInjected.values.reduce(0, +) >= 3 })
+        let (summary, emulator, _) = try await streamOfOldPosts(fullArchive: false)
         let state = emulator.state
         #expect(state.requestsByEndpoint["search-all"] == 1, "tried once: \(state.requestsByEndpoint)")
         #expect(state.requestsByEndpoint["search-recent", default: 0] > 0)

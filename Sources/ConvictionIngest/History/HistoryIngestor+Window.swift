@@ -139,19 +139,14 @@ extension HistoryIngestor {
     /// One search page, paced by the throttle and retried by the policy; the usage cap is thrown at once.
     func searchPage(_ archive: XAPIClient.Archive, _ request: XAPIClient.SearchRequest, token: String?, pageSize: Int,
                     summary: inout Summary) async throws -> XAPIClient.SearchPage {
-        let endpoint = SearchThrottle.endpoint("search", archive)
         var retries = 0
-        let page = try await settings.retry.run(clock: clock, classify: throttle.classify, willRetry: { attempt, error, wait in
+        defer { summary.retries += retries }
+        return try await throttle.request(SearchThrottle.endpoint("search", archive), policy: settings.retry, rateLimit: \.rateLimit,
+                                          willRetry: { attempt, error, wait in
             retries += 1
-            logger.info("ingest history: page retried", metadata: ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
-        }) { _ in
-            try await throttle.wait(before: endpoint) { wait in
-                logger.notice("ingest history: rate-limit window used up; waiting \(Int(wait.seconds.rounded())) s for its reset")
-            }
-            return try await api.search(archive, request, nextToken: token, maxResults: pageSize)
+            retried(attempt, error, wait)
+        }, onWait: waiting) {
+            try await api.search(archive, request, nextToken: token, maxResults: pageSize)
         }
-        summary.retries += retries
-        throttle.record(page.rateLimit, for: endpoint)
-        return page
     }
 }

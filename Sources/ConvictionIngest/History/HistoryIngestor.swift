@@ -190,11 +190,11 @@ public final class HistoryIngestor: Sendable {
         return byDay
     }
 
-    private func retried(_ attempt: Int, _ error: any Error, _ wait: Duration) {
+    func retried(_ attempt: Int, _ error: any Error, _ wait: Duration) {
         logger.info("ingest history: request retried", metadata: ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
     }
 
-    private func waiting(_ wait: Duration) {
+    func waiting(_ wait: Duration) {
         logger.notice("ingest history: rate-limit window used up; waiting \(Int(wait.seconds.rounded())) s for its reset")
     }
 

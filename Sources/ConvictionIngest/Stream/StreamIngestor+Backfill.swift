@@ -89,20 +89,17 @@ extension StreamIngestor {
     /// One search page, paced by the throttle and retried by the backfill's policy. The stream goes
     /// on while it waits.
     func searchPage(_ archive: XAPIClient.Archive, _ request: XAPIClient.SearchRequest, token: String?) async throws -> XAPIClient.SearchPage {
-        let endpoint = SearchThrottle.endpoint("search", archive)
-        let page = try await settings.backfillRetry.run(clock: clock, classify: throttle.classify, willRetry: { attempt, error, wait in
+        try await throttle.request(SearchThrottle.endpoint("search", archive), policy: settings.backfillRetry, rateLimit: \.rateLimit,
+                                   willRetry: { attempt, error, wait in
             summary.withLockedValue { $0.backfillRetries += 1 }
             event("backfill page retried", ["attempt": "\(attempt)", "wait_s": "\(wait.seconds)", "error": "\(error)"])
-        }) { _ in
-            try await throttle.wait(before: endpoint) { wait in
-                event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
-                metrics.update { $0.backfillWaitSeconds = wait.seconds }
-            }
+        }, onWait: { wait in
+            event("backfill waits for rate-limit reset", ["wait_s": "\(wait.seconds)"])
+            metrics.update { $0.backfillWaitSeconds = wait.seconds }
+        }) {
             metrics.update { $0.backfillWaitSeconds = 0 }
             return try await api.search(archive, request, nextToken: token)
         }
-        throttle.record(page.rateLimit, for: endpoint)
-        return page
     }
 
     /// Hands an item to the processor and waits until it has been processed, so a backfill never

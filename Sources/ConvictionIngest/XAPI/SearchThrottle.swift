@@ -39,6 +39,19 @@ public final class SearchThrottle: Sendable {
         state.withLock { $0[endpoint, default: (nil, nil)].last = clock.monotonicMillis() }
     }
 
+    /// One request to `endpoint`, paced by X's limits and retried by `policy` as `classify` decides; the
+    /// answer's rate limit is kept for the next request. The one way the backfill and `ingest history` ask X.
+    public func request<T: Sendable>(_ endpoint: String, policy: RetryPolicy, rateLimit: (T) -> RateLimit?,
+                                     willRetry: (_ attempt: Int, _ error: any Error, _ wait: Duration) -> Void,
+                                     onWait: (Duration) -> Void, _ operation: () async throws -> T) async throws -> T {
+        let result = try await policy.run(clock: clock, classify: classify, willRetry: willRetry) { _ in
+            try await wait(before: endpoint, onWait: onWait)
+            return try await operation()
+        }
+        record(rateLimit(result), for: endpoint)
+        return result
+    }
+
     /// Keeps what the endpoint's answer said of its window. The spacing counts from the answer, not
     /// the request: X sees requests arrive with the network's jitter, and a second after the answer
     /// is a second after the request arrived whatever the jitter.
