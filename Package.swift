@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),
         // The local stand-in for a GPU scoring instance: an OpenAI-compatible server and the spot notice.
         .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionScoring"] + nio),
-        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", asyncHTTPClient, crypto]),
+        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "CZlib", asyncHTTPClient, crypto]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
         .target(

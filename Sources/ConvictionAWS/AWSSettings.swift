@@ -11,15 +11,15 @@ public struct AWSSettings: Sendable, Equatable {
     public var profile = ""
     /// Create the S3 bucket when it does not exist.
     public var createBucket = false
-    /// Instance metadata service for instance-role credentials, e.g. `http://169.254.169.254`;
-    /// empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else not asked.
+    /// Instance metadata service for instance-role credentials; empty = AWS_EC2_METADATA_SERVICE_ENDPOINT,
+    /// else `http://169.254.169.254` (never asked when AWS_EC2_METADATA_DISABLED=true).
     public var imdsEndpoint = ""
 
     public init() {}
 
     /// Region, endpoint and credentials: these settings first, then the standard chain.
     public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> AWSConfiguration {
-        try await AWSConfiguration.resolveIncludingInstanceRole(
+        try await AWSConfiguration.resolve(
             environment: environment, profile: profile.isEmpty ? nil : profile, endpoint: endpoint.isEmpty ? nil : endpoint,
             region: region.isEmpty ? nil : region, imdsEndpoint: imdsEndpoint.isEmpty ? nil : imdsEndpoint)
     }

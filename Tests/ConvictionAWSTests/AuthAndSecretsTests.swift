@@ -103,32 +103,3 @@ struct SecretsManagerTests {
         }
     }
 }
-
-@Suite(.timeLimit(.minutes(10))) struct CredentialChainTests {
-    @Test func environmentFirstWithSessionToken() throws {
-        let c = try AWSConfiguration.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t",
-                                                          "AWS_REGION": "eu-west-2", "HOME": "/nonexistent"])
-        #expect(c.credentials.accessKeyID == "AKIA1" && c.credentials.sessionToken?.reveal() == "t" && c.region == "eu-west-2")
-        #expect(c.credentials.source == "environment")
-    }
-
-    @Test func sharedFilesWithProfiles() throws {
-        let dir = TestSupport.temporaryDirectory("aws")
-        try Data("[default]\naws_access_key_id = AKIADEF\naws_secret_access_key = sdef\n\n[work]\naws_access_key_id=AKIAWORK\naws_secret_access_key=swork\naws_session_token = tok\n".utf8)
-            .write(to: dir.appendingPathComponent("credentials"))
-        try Data("[default]\nregion = us-west-2\n[profile work]\nregion = ap-south-1\nendpoint_url = http://127.0.0.1:9\n".utf8)
-            .write(to: dir.appendingPathComponent("config"))
-        let env = ["AWS_SHARED_CREDENTIALS_FILE": dir.appendingPathComponent("credentials").path, "AWS_CONFIG_FILE": dir.appendingPathComponent("config").path]
-        let def = try AWSConfiguration.resolve(environment: env)
-        #expect(def.credentials.accessKeyID == "AKIADEF" && def.region == "us-west-2" && def.endpoint == nil)
-        let work = try AWSConfiguration.resolve(environment: env.merging(["AWS_PROFILE": "work"]) { $1 })
-        #expect(work.credentials.accessKeyID == "AKIAWORK" && work.credentials.sessionToken?.reveal() == "tok")
-        #expect(work.region == "ap-south-1" && work.endpoint == "http://127.0.0.1:9")
-        #expect(work.credentials.source.contains("profile work"))
-    }
-
-    @Test func missingCredentialsSayWhereTheyWereLookedFor() {
-        #expect { try AWSConfiguration.resolve(environment: ["HOME": "/nonexistent"]) } throws: { "\($0)".contains("AWS_ACCESS_KEY_ID") && "\($0)".contains("/nonexistent/.aws/credentials") }
-        #expect { try AWSConfiguration.resolve(environment: ["AWS_ACCESS_KEY_ID": "x", "HOME": "/nonexistent"]) } throws: { "\($0)".contains("AWS_SECRET_ACCESS_KEY") && "\($0)".contains("IncompleteCredentials") }
-    }
-}

@@ -41,3 +41,23 @@ public final class TestClock: TimeSource {
     /// Every sleep asked of this clock, in order.
     public var sleeps: [Duration] { recorded.withLock { $0 } }
 }
+
+/// A clock that moves only when slept on: `sleep(for:)` returns at once with the time advanced.
+/// For logic that compares times (expirations, deadlines) where a loaded machine must not be able
+/// to let time pass between two steps of a test.
+public final class ManualClock: TimeSource {
+    private let current: Mutex<EpochMillis>
+    private let origin: EpochMillis
+
+    public init(start: EpochMillis = TestClock.defaultStart) {
+        current = Mutex(start); origin = start
+    }
+
+    public func now() -> EpochMillis { current.withLock { $0 } }
+    public func monotonicMillis() -> Int64 { now() - origin }
+
+    public func sleep(for duration: Duration) async throws {
+        try Task.checkCancellation()
+        current.withLock { $0 += Int64(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) }
+    }
+}

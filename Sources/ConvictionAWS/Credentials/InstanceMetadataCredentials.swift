@@ -5,22 +5,28 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Instance-role credentials from the EC2 instance metadata service, IMDSv2 (a session token from
-/// `PUT /latest/api/token`, then the role's keys). Asked only when an endpoint is configured
-/// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, or the `aws.imds_endpoint` setting) and
-/// `AWS_EC2_METADATA_DISABLED` is not `true`, so runs off EC2 never probe the link-local address.
+/// Instance-role credentials from the EC2 instance metadata service, IMDSv2: a session token from
+/// `PUT /latest/api/token`, then the role's keys. Asked last in the chain, at
+/// `http://169.254.169.254` unless `AWS_EC2_METADATA_SERVICE_ENDPOINT` (or the `aws.imds_endpoint`
+/// setting) names another, with 1-second timeouts so a run off EC2 moves on at once; never when
+/// `AWS_EC2_METADATA_DISABLED=true`.
 public enum InstanceMetadataCredentials {
-    public static func fetch(endpoint: String) async throws -> AWSCredentials {
-        let session = try await InstanceMetadataSession.open(endpoint: endpoint, ttlSeconds: 21600, timeout: .seconds(5))
+    public static let defaultEndpoint = "http://169.254.169.254"
+
+    /// The endpoint the environment names, else the link-local default; nil when disabled.
+    static func endpoint(environment: [String: String], override: String?) -> String? {
+        guard environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() != "true" else { return nil }
+        if let override, !override.isEmpty { return override }
+        if let named = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"], !named.isEmpty { return named }
+        return environment["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"]?.lowercased() == "ipv6" ? "http://[fd00:ec2::254]" : defaultEndpoint
+    }
+
+    public static func fetch(endpoint: String, timeout: TimeAmount = .seconds(1)) async throws -> AWSCredentials {
+        let session = try await InstanceMetadataSession.open(endpoint: endpoint, ttlSeconds: 21600, timeout: timeout)
         let role = try await session.read("/latest/meta-data/iam/security-credentials/").split(separator: "\n").first.map(String.init) ?? ""
         guard !role.isEmpty else { throw AWSError(code: "InstanceMetadataError", message: "the instance has no IAM role") }
         let document = try await session.read("/latest/meta-data/iam/security-credentials/\(role)")
-        guard let object = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any],
-              let key = object["AccessKeyId"] as? String, let secret = object["SecretAccessKey"] as? String else {
-            throw AWSError(code: "InstanceMetadataError", message: "role \(role): the credentials document lacks AccessKeyId or SecretAccessKey")
-        }
-        return AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: (object["Token"] as? String).map(Secret.init),
-                              source: "instance metadata (role \(role))")
+        return try CredentialTimestamp.credentials(fromJSON: Data(document.utf8), source: "instance metadata (role \(role))")
     }
 }
 
@@ -61,19 +67,45 @@ struct InstanceMetadataSession {
     }
 }
 
-extension AWSConfiguration {
-    /// The standard chain with instance-role credentials last: environment, shared files, IMDSv2.
-    public static func resolveIncludingInstanceRole(environment: [String: String] = ProcessInfo.processInfo.environment,
-                                                    profile: String? = nil, endpoint: String? = nil, region: String? = nil,
-                                                    imdsEndpoint: String? = nil) async throws -> AWSConfiguration {
-        do {
-            return try resolve(environment: environment, profile: profile, endpoint: endpoint, region: region)
-        } catch let error as AWSError where error.code == "MissingCredentials" {
-            guard environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() != "true",
-                  let imds = imdsEndpoint ?? environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"], !imds.isEmpty else { throw error }
-            let credentials = try await InstanceMetadataCredentials.fetch(endpoint: imds)
-            return AWSConfiguration(region: region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1",
-                                    endpoint: endpoint ?? environment["AWS_ENDPOINT_URL"], credentials: credentials)
+/// Task-role credentials from the ECS or EKS Pod Identity agent: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
+/// (under `http://169.254.170.2`) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with the
+/// `Authorization` header read from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` on every fetch (the
+/// agent rotates it) or taken from `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+enum ContainerCredentials {
+    /// The URL to ask, or nil when neither variable is set. A full URI over plain HTTP must point
+    /// at loopback or at the ECS / EKS agent addresses, as the SDKs require.
+    static func url(environment: [String: String]) throws -> String? {
+        if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
+            return "http://169.254.170.2" + (relative.hasPrefix("/") ? relative : "/" + relative)
         }
+        guard let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty else { return nil }
+        guard let url = URL(string: full), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else {
+            throw AWSError(code: "InvalidConfiguration", message: "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL")
+        }
+        let agentHosts: Set<String> = ["localhost", "169.254.170.2", "169.254.170.23", "fd00:ec2::23", "[fd00:ec2::23]", "::1", "[::1]"]
+        guard scheme == "https" || (scheme == "http" && (host.hasPrefix("127.") || agentHosts.contains(host))) else {
+            throw AWSError(code: "InvalidConfiguration",
+                           message: "AWS_CONTAINER_CREDENTIALS_FULL_URI over http must point at loopback or the container agent, not \(host)")
+        }
+        return full
+    }
+
+    static func fetch(url: String, environment: [String: String]) async throws -> AWSCredentials {
+        var request = HTTPClientRequest(url: url)
+        if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw AWSError(code: "InvalidConfiguration", message: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read")
+            }
+            request.headers.add(name: "authorization", value: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
+            request.headers.add(name: "authorization", value: token)
+        }
+        let response = try await SharedHTTPClient.client.execute(request, timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else {
+            throw AWSError(code: "ContainerCredentialsError", message: "the container credentials endpoint answered \(response.status.code)",
+                           status: Int(response.status.code))
+        }
+        return try CredentialTimestamp.credentials(fromJSON: Data(body.readableBytesView), source: "container credentials")
     }
 }

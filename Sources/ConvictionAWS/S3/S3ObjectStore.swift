@@ -8,9 +8,11 @@ import Foundation
 /// `k` to object `prefix/k`. Addressing is virtual-hosted (`bucket.s3.region.amazonaws.com/k`) on
 /// AWS and path-style (`endpoint/bucket/k`) on a custom endpoint or for bucket names with dots.
 ///
-/// Single PUTs carry `Content-MD5`, so S3 rejects a body damaged in transit; objects above
-/// `multipartThreshold` are uploaded in parts (aborted on failure, so no orphaned parts are left).
-/// GETs of single-part objects are checked against their ETag (the MD5 of the bytes).
+/// Integrity never relies on the ETag (not an MD5 under SSE-KMS or for multipart objects): every
+/// PUT and part carries `Content-MD5` and `x-amz-checksum-crc32c`, so S3 rejects a body damaged in
+/// transit; objects above `multipartThreshold` are uploaded in parts with a full-object CRC32C
+/// (aborted on failure, so no orphaned parts are left); GETs ask for the stored checksum and check
+/// the body against it (`S3Checksum`).
 public struct S3ObjectStore: ObjectStore {
     public let bucket: String
     /// Key prefix inside the bucket, without leading or trailing `/`; may be empty.
@@ -79,46 +81,56 @@ public struct S3ObjectStore: ObjectStore {
     public func put(_ key: String, data: Data) async throws {
         try ObjectKey.validate(key)
         if data.count > multipartThreshold { return try await putMultipart(key, data: data) }
-        let md5 = Data(Insecure.MD5.hash(data: data))
-        let response = try await client.send("PUT", path: path(key), headers: [("content-md5", md5.base64EncodedString())], body: data)
-        if let etag = response.header("etag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), etag != SigV4Signer.hex(md5) {
-            throw StoreError(key: key, message: "S3 stored a different body (ETag \(etag) is not the MD5 of what was sent)")
-        }
+        _ = try await client.send("PUT", path: path(key), headers: Self.integrityHeaders(data), body: data)
+    }
+
+    /// `Content-MD5` and a CRC32C for S3 to check the body against.
+    static func integrityHeaders(_ data: Data) -> [(String, String)] {
+        [("content-md5", Data(Insecure.MD5.hash(data: data)).base64EncodedString()),
+         ("x-amz-sdk-checksum-algorithm", "CRC32C"), ("x-amz-checksum-crc32c", S3Checksum.crc32c(data))]
     }
 
     /// A conditional PUT (`If-None-Match: *`): S3 answers 412 when the key exists, and 409 when a
     /// racing conditional write to the same key is in progress; both mean another writer won.
     public func create(_ key: String, data: Data) async throws -> Bool {
         try ObjectKey.validate(key)
-        let md5 = Data(Insecure.MD5.hash(data: data))
-        let response = try await client.send("PUT", path: path(key), headers: [("content-md5", md5.base64EncodedString()), ("if-none-match", "*")],
+        let response = try await client.send("PUT", path: path(key), headers: Self.integrityHeaders(data) + [("if-none-match", "*")],
                                              body: data, expecting: [409, 412])
         return (200..<300).contains(response.status)
     }
 
     func putMultipart(_ key: String, data: Data) async throws {
-        let started = try await client.send("POST", path: path(key), query: [("uploads", "")])
+        let started = try await client.send("POST", path: path(key), query: [("uploads", "")],
+                                            headers: [("x-amz-checksum-algorithm", "CRC32C"), ("x-amz-checksum-type", "FULL_OBJECT")])
         guard let uploadID = XMLText.first("UploadId", in: String(decoding: started.body, as: UTF8.self)) else {
             throw StoreError(key: key, message: "S3 did not return an UploadId")
         }
         do {
-            var parts: [(Int, String)] = []
+            var parts: [(number: Int, etag: String, crc32c: String)] = []
             var offset = 0
             while offset < data.count {
                 let chunk = data.subdata(in: offset..<min(data.count, offset + partSize))
                 let number = parts.count + 1
-                let md5 = Data(Insecure.MD5.hash(data: chunk)).base64EncodedString()
+                let headers = Self.integrityHeaders(chunk)
                 let response = try await client.send("PUT", path: path(key), query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                                                     headers: [("content-md5", md5)], body: chunk)
-                parts.append((number, response.header("etag") ?? ""))
+                                                     headers: headers, body: chunk)
+                parts.append((number, response.header("etag") ?? "", headers[2].1))
                 offset += chunk.count
             }
-            let xml = "<CompleteMultipartUpload>" + parts.map { "<Part><PartNumber>\($0.0)</PartNumber><ETag>\(XMLText.escape($0.1))</ETag></Part>" }.joined()
-                + "</CompleteMultipartUpload>"
-            let done = try await client.send("POST", path: path(key), query: [("uploadId", uploadID)], body: Data(xml.utf8))
+            let xml = "<CompleteMultipartUpload>" + parts.map {
+                "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(XMLText.escape($0.etag))</ETag><ChecksumCRC32C>\($0.crc32c)</ChecksumCRC32C></Part>"
+            }.joined() + "</CompleteMultipartUpload>"
+            // S3 combines the parts' CRC32Cs and refuses the upload when they do not give the whole body's.
+            let whole = S3Checksum.crc32c(data)
+            let done = try await client.send("POST", path: path(key), query: [("uploadId", uploadID)],
+                                             headers: [("x-amz-checksum-crc32c", whole), ("x-amz-checksum-type", "FULL_OBJECT")], body: Data(xml.utf8))
+            let answer = String(decoding: done.body, as: UTF8.self)
             // S3 can answer 200 with an error in the body.
-            if let code = XMLText.first("Code", in: String(decoding: done.body, as: UTF8.self)) {
+            if let code = XMLText.first("Code", in: answer) {
                 throw AWSError(code: code, message: "CompleteMultipartUpload failed for \(key)", status: done.status)
+            }
+            if let stored = XMLText.first("ChecksumCRC32C", in: answer), stored != whole {
+                throw StoreError(key: key, message: "S3 assembled a different object: CRC32C \(stored), the body's is \(whole)")
             }
         } catch {
             _ = try? await client.send("DELETE", path: path(key), query: [("uploadId", uploadID)], expecting: [404])
@@ -128,12 +140,9 @@ public struct S3ObjectStore: ObjectStore {
 
     public func get(_ key: String) async throws -> Data {
         try ObjectKey.validate(key)
-        let response = try await client.send("GET", path: path(key), expecting: [404])
+        let response = try await client.send("GET", path: path(key), headers: [("x-amz-checksum-mode", "ENABLED")], expecting: [404])
         guard response.status != 404 else { throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput) }
-        if let etag = response.header("etag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !etag.contains("-"),
-           etag != SigV4Signer.hex(Insecure.MD5.hash(data: response.body)) {
-            throw StoreError(key: key, message: "integrity check failed: body does not match its ETag")
-        }
+        _ = try S3Checksum.verify(response.body, headers: response.headers, key: key)
         return response.body
     }
 

@@ -16,7 +16,7 @@ extension ConvictionConfiguration {
             get: { .string($0.aws.profile) }, set: { c, v throws(ValueError) in c.aws.profile = try string(v) }),
         Key(name: "aws.create_bucket", help: "Create the data.dir bucket when it does not exist.",
             get: { .bool($0.aws.createBucket) }, set: { c, v throws(ValueError) in c.aws.createBucket = try bool(v) }),
-        Key(name: "aws.imds_endpoint", help: "Instance metadata endpoint for instance-role credentials (IMDSv2), e.g. http://169.254.169.254; empty = not asked.",
+        Key(name: "aws.imds_endpoint", help: "Instance metadata endpoint for instance-role credentials (IMDSv2); empty = AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 (never asked when AWS_EC2_METADATA_DISABLED=true).",
             get: { .string($0.aws.imdsEndpoint) }, set: { c, v throws(ValueError) in c.aws.imdsEndpoint = try string(v) }),
         Key(name: "secrets.source", help: "Where X credentials come from: environment, or secretsmanager (environment as fallback).",
             get: { .string($0.secrets.source.rawValue) }, set: { c, v throws(ValueError) in c.secrets.source = try choice(v) }),
