@@ -4,13 +4,14 @@
 #   make demo    run the whole pipeline on the embedded market simulator (11 symbols)
 #   make test    run every test (swift test), with local moto_server stand-ins for S3 and Secrets Manager
 #   make bench   benchmarks against their Python baselines (results in docs/benchmarks.md)
+#   make dist    relocatable release: dist/conviction-<version>-linux-x86_64.tar.gz (see docs/aws.md)
 #   make model   fine-tune the default sentiment model on ../shared TFNS data (results in docs/scoring.md)
 #   make clean   remove build outputs and demo data
 SHELL := /bin/bash
 DEMO_DIR ?= demo-data
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build demo test bench model clean
+.PHONY: setup build demo test bench model dist clean
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +31,9 @@ bench: setup
 	@bash benchmarks/scoring.sh
 	@bash benchmarks/replay.sh
 	@bash benchmarks/dashboard.sh
+
+dist: setup
+	bash scripts/dist.sh release dist
 
 model: setup
 	@bash scripts/train-model.sh

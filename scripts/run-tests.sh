@@ -18,6 +18,13 @@ export AWS_EC2_METADATA_DISABLED=true
 
 swift build --build-tests "$@" || { echo "Tests: 0 passed, 1 failed, 0 skipped (the build failed)"; exit 1; }
 mkdir -p .build && rm -f "$counts"
+# The release tarball, relinked from the debug build (seconds, no recompile), for DistributionTests.
+rm -f .build/dist/conviction-*.tar.gz
+if bash scripts/dist.sh debug .build/dist > .build/dist.log 2>&1; then
+  export CONVICTION_TEST_DIST=$(ls "$PWD"/.build/dist/conviction-*.tar.gz | head -1)
+else
+  echo "run-tests: scripts/dist.sh failed (DistributionTests will say why)"; export CONVICTION_TEST_DIST_FAILED="$PWD/.build/dist.log"
+fi
 bash scripts/with-moto.sh $watchdog --limit "$MAIN_LIMIT" --label "main suites" --counts "$counts" -- \
   swift test --skip-build --skip "$TIMED_SUITES" "$@"
 $watchdog --limit "$TIMED_LIMIT" --label "timed suites" --counts "$counts" -- \

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# chromium: the dashboard browser test; wrk: the dashboard benchmark.
-for pkg in zlib1g-dev libsqlite3-dev chromium wrk; do
+# chromium: the dashboard browser test; wrk: the dashboard benchmark; patchelf: the release tarball (make dist).
+for pkg in zlib1g-dev libsqlite3-dev chromium wrk patchelf; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

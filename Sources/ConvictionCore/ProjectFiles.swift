@@ -1,13 +1,34 @@
 import Foundation
 
-/// Finds project-local files that `make setup` puts in git-ignored folders (`.venv` native
-/// libraries, `.models` model folders): searched upwards from the working directory, then from the
-/// executable's folder, so both `swift run` in the repository and an installed build inside it work.
+/// Finds the files Conviction needs beside its code: in a release (`make dist`), the libraries and
+/// model shipped next to the binary (`bundled`); in a checkout, what `make setup` puts in git-ignored
+/// folders (`.venv` native libraries, `.models` model folders), searched upwards from the working
+/// directory, then from the executable's folder.
 public enum ProjectFiles {
+    /// The folder holding the running executable (`/proc/self/exe`, so a symlink on PATH still
+    /// leads to the release's own folder).
+    public static var executableDirectory: URL {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: target).deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// `<release>/<relativePath>` when the executable runs from a release's `bin/` and the file is
+    /// there, e.g. `lib/libxgboost.so` or `share/conviction/models/finance-tweet-minilm`.
+    public static func bundled(_ relativePath: String) -> String? {
+        let candidate = executableDirectory.deletingLastPathComponent().appendingPathComponent(relativePath).path
+        return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
+    }
+
+    /// The shipped model folder of a release, else `.models/<name>` in a checkout.
+    public static func model(_ name: String) -> String? {
+        bundled("share/conviction/models/\(name)") ?? find(".models/\(name)")
+    }
+
     static func roots() -> [URL] {
         var roots: [URL] = []
-        let starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                      URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
+        let starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), executableDirectory]
         for start in starts {
             var dir = start.standardizedFileURL
             for _ in 0..<8 {

@@ -76,12 +76,15 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
         throw XGBoostError(message: "\(call) failed: \(message)")
     }
 
-    /// Finds `libxgboost.so`: an explicit path, `CONVICTION_XGBOOST_LIB`, the project's `.venv`
-    /// (searched from the working directory and from the executable upwards), then the system.
+    /// Finds `libxgboost.so`: an explicit path, `CONVICTION_XGBOOST_LIB`, a release's own `lib/`,
+    /// the project's `.venv` (searched from the working directory and from the executable upwards),
+    /// then the system.
     public static func locate(explicit: String? = nil) throws -> XGBoostLibrary {
         if let explicit, !explicit.isEmpty { return try XGBoostLibrary(path: explicit) }
         if let env = ProcessInfo.processInfo.environment["CONVICTION_XGBOOST_LIB"], !env.isEmpty { return try XGBoostLibrary(path: env) }
-        if let found = ProjectFiles.findInVirtualEnvironment("xgboost/lib/libxgboost.so") { return try XGBoostLibrary(path: found) }
+        if let found = ProjectFiles.bundled("lib/libxgboost.so") ?? ProjectFiles.findInVirtualEnvironment("xgboost/lib/libxgboost.so") {
+            return try XGBoostLibrary(path: found)
+        }
         for candidate in ["libxgboost.so", "/usr/lib/x86_64-linux-gnu/libxgboost.so", "/usr/local/lib/libxgboost.so"] {
             if let library = try? XGBoostLibrary(path: candidate) { return library }
         }

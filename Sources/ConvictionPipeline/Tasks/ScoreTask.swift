@@ -33,7 +33,7 @@ public struct ScoreTask: Sendable {
         let scoring = configuration.scoring
         var settings = ScorerChain.Settings()
         settings.useTransformer = scoring.scorer == .transformer
-        settings.modelFolder = scoring.model.isEmpty ? ProjectFiles.find(defaultModel) : scoring.model
+        settings.modelFolder = scoring.model.isEmpty ? ProjectFiles.model(defaultModelName) : scoring.model
         settings.batchSize = scoring.batchSize
         settings.session = ORTSessionOptions(intraOpThreads: scoring.threads, interOpThreads: 1,
                                              optimization: scoring.optimization,
@@ -56,6 +56,8 @@ public struct ScoreTask: Sendable {
         return ScoringEngine(llm: try LLMSentimentScorer(settings: settings), chain: chain)
     }
 
+    /// The default model: `share/conviction/models/<name>` in a release, `.models/<name>` in a checkout.
+    public static let defaultModelName = "finance-tweet-minilm"
     public static let defaultModel = ".models/finance-tweet-minilm"
 
     public func run() async throws -> StageOutcome {

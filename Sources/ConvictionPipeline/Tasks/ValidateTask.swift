@@ -36,7 +36,7 @@ public struct ValidateTask: Sendable {
             outcome.failures.append("\(error)")
         }
         if twitterSentiment, config.scoring.scorer == .transformer {
-            let folder = config.scoring.model.isEmpty ? ProjectFiles.find(ScoreTask.defaultModel) : config.scoring.model
+            let folder = config.scoring.model.isEmpty ? ProjectFiles.model(ScoreTask.defaultModelName) : config.scoring.model
             if folder.map({ !FileManager.default.fileExists(atPath: $0 + "/model.onnx") }) ?? true {
                 outcome.notes.append("warning: no transformer model at \(folder ?? ScoreTask.defaultModel); posts will be scored with the lexicon")
             }

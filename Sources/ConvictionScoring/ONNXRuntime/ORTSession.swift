@@ -27,9 +27,11 @@ public final class ORTRuntime: @unchecked Sendable {  // the env and table are i
     static func locate(explicit: String?) throws -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let env = ProcessInfo.processInfo.environment["CONVICTION_ONNXRUNTIME_LIB"], !env.isEmpty { return env }
-        if let capi = ProjectFiles.findInVirtualEnvironment("onnxruntime/capi"),
-           let name = (try? FileManager.default.contentsOfDirectory(atPath: capi))?.filter({ $0.hasPrefix("libonnxruntime.so") }).sorted().last {
-            return capi + "/" + name
+        // A release's own lib/ first, then the checkout's .venv.
+        for folder in [ProjectFiles.bundled("lib"), ProjectFiles.findInVirtualEnvironment("onnxruntime/capi")].compactMap({ $0 }) {
+            if let name = (try? FileManager.default.contentsOfDirectory(atPath: folder))?.filter({ $0.hasPrefix("libonnxruntime.so") }).sorted().last {
+                return folder + "/" + name
+            }
         }
         throw ORTError(call: "load", code: nil, message: "libonnxruntime.so not found: run `make setup` (installs the onnxruntime wheel into .venv), or set CONVICTION_ONNXRUNTIME_LIB or scoring.onnxruntime_library")
     }
