@@ -51,7 +51,8 @@ let package = Package(
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),
         // The local stand-in for a GPU scoring instance: an OpenAI-compatible server and the spot notice.
         .target(name: "ConvictionLLMEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionScoring"] + nio),
-        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "CZlib", asyncHTTPClient, crypto]),
+        .target(name: "ConvictionAWS", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionStore", "CZlib", asyncHTTPClient, crypto,
+                                                   .product(name: "CoreMetrics", package: "swift-metrics")]),
         .target(name: "ConvictionFeatures", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionModeling", dependencies: ["ConvictionCore"]),
         .target(
@@ -59,7 +60,7 @@ let package = Package(
             dependencies: [
                 "ConvictionCore", "ConvictionStore", "ConvictionXPayload", "ConvictionIngest", "ConvictionScoring",
                 "ConvictionFeatures", "ConvictionModeling", "ConvictionAWS", logging,
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(

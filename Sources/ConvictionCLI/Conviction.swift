@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConvictionAWS
 import ConvictionCore
 import Foundation
 
@@ -40,10 +41,15 @@ extension Conviction {
             } else {
                 try command.run()
             }
+            await CloudWatchMonitoring.shutdown()
         } catch let error as any ConvictionError {
-            FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+            let line = "Error: " + SecretRedaction.scrub(error.description)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+            LogSinks.emit(timestamp: Timestamps.now(), line: line)
+            await CloudWatchMonitoring.shutdown()
             Foundation.exit(error.errorCode.exitStatus)
         } catch {
+            await CloudWatchMonitoring.shutdown()
             exit(withError: error)
         }
     }

@@ -1,5 +1,7 @@
 import ConvictionCore
+import ConvictionModeling
 import ConvictionStore
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -78,6 +80,7 @@ public struct Pipeline: Sendable {
         let logger = context.logger
         func finish(_ outcome: StageOutcome) -> Bool {
             summary.outcomes.append(outcome)
+            if !context.dryRun { PipelineMetrics.stage(outcome) }
             for line in outcome.planned { logger.info("plan: \(line)") }
             if !context.dryRun { logger.info("\(outcome.summary)") }
             for note in outcome.notes { logger.info("\(outcome.stage): \(note)") }
@@ -93,14 +96,39 @@ public struct Pipeline: Sendable {
                 continue
             }
             if node.name == "train" {
+                let started = ContinuousClock.now
                 let (outcome, report) = try await TrainTask(context: context, algorithm: options.algorithm).run()
+                PipelineMetrics.duration(of: outcome.stage, since: started)
                 if !finish(outcome) { failed.insert(node.name) }
+                if let report, !context.dryRun { PipelineMetrics.uplift(report) }
                 summary.report = report
                 if let report { summary.reportLocation = context.store.location + "/" + Dataset.runs.rawValue + "/\(report.runID)/report.md" }
                 continue
             }
-            for outcome in try await node.work() where !finish(outcome) { failed.insert(node.name) }
+            let started = ContinuousClock.now
+            let outcomes = try await node.work()
+            if !context.dryRun { PipelineMetrics.duration(of: node.name, since: started) }
+            for outcome in outcomes where !finish(outcome) { failed.insert(node.name) }
         }
         return summary
+    }
+}
+
+/// What the pipeline reports through swift-metrics (to CloudWatch with `monitoring.cloudwatch`):
+/// each stage's duration and failures, and each run's ΔAUC and its one-sided DeLong p.
+enum PipelineMetrics {
+    static func duration(of stage: String, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        CoreMetrics.Timer(label: "conviction_pipeline_stage_seconds", dimensions: [("stage", stage)])
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    static func stage(_ outcome: StageOutcome) {
+        Counter(label: "conviction_pipeline_stage_failures_total", dimensions: [("stage", outcome.stage)]).increment(by: outcome.failures.count)
+    }
+
+    static func uplift(_ report: RunReport) {
+        Gauge(label: "conviction_pipeline_delta_auc").record(report.result.deltaAUC)
+        Gauge(label: "conviction_pipeline_delta_auc_p").record(report.result.delong.pOneSided)
     }
 }

@@ -27,6 +27,11 @@ struct RedactionTests {
         environment["CONVICTION_AWS_CREATE_BUCKET"] = "true"
         environment["CONVICTION_SECRETS_SOURCE"] = "secretsmanager"
         environment["CONVICTION_SECRETS_SECRET_ID"] = "canary/\(id)"
+        // CloudWatch monitoring on: what is shipped must be as clean as what is printed.
+        let logGroup = "/conviction-canary/\(id)", namespace = "ConvictionCanary/\(id)"
+        environment["CONVICTION_MONITORING_CLOUDWATCH"] = "true"
+        environment["CONVICTION_MONITORING_LOG_GROUP"] = logGroup
+        environment["CONVICTION_MONITORING_NAMESPACE"] = namespace
         let stores = [work.appendingPathComponent("data").path, "s3://\(TestSupport.uniqueBucket("canary"))/data"]
         var transcript = ""
         for store in stores {
@@ -56,6 +61,17 @@ struct RedactionTests {
         for (name, value) in canaries {
             #expect(!transcript.contains(value), "\(name) leaked into command output")
         }
+        // Read back through boto3 (an independent client): the log lines every command shipped, and the pipeline's metrics.
+        let readBack = try TestSupport.run(TestSupport.python ?? "/usr/bin/python3", ["-c", Self.readCloudWatch, moto, logGroup, namespace],
+                                           environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"], timeout: 120)
+        #expect(readBack.status == 0, "\(readBack.stderr)")
+        let shipped = readBack.stdout
+        #expect(shipped.contains("streams ") && shipped.contains("train:") && shipped.contains("score:"), "log lines of the commands reached CloudWatch Logs: \(shipped.prefix(2000))")
+        #expect(shipped.contains("metric conviction_pipeline_stage_seconds stage=train") && shipped.contains("metric conviction_pipeline_delta_auc")
+                && shipped.contains("metric conviction_score_posts_per_second"), "the pipeline's metrics reached CloudWatch")
+        for (name, value) in canaries {
+            #expect(!shipped.contains(value), "\(name) leaked into CloudWatch Logs")
+        }
         // Every file the commands wrote, the catalog included.
         for case let path as String in FileManager.default.enumerator(atPath: work.path)! {
             guard let data = FileManager.default.contents(atPath: work.appendingPathComponent(path).path) else { continue }
@@ -64,4 +80,26 @@ struct RedactionTests {
             }
         }
     }
+
+    /// Prints every shipped log line (all streams of the group) and every metric of the namespace.
+    static let readCloudWatch = #"""
+    import sys, boto3
+    endpoint, group, namespace = sys.argv[1:4]
+    logs = boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1")
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
+    print("streams", len(streams))
+    for stream in streams:
+        token = None
+        while True:
+            kwargs = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
+            if token: kwargs["nextToken"] = token
+            page = logs.get_log_events(**kwargs)
+            for e in page["events"]: print(e["message"])
+            if not page["events"] or page["nextForwardToken"] == token: break
+            token = page["nextForwardToken"]
+    cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
+    for page in cw.get_paginator("list_metrics").paginate(Namespace=namespace):
+        for m in page["Metrics"]:
+            print("metric", m["MetricName"], " ".join(f'{d["Name"]}={d["Value"]}' for d in m.get("Dimensions", [])))
+    """#
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConvictionAWS
 import ConvictionCore
 import ConvictionPipeline
 import Foundation
@@ -46,9 +47,21 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func context(_ configuration: ConvictionConfiguration) async throws -> PipelineContext {
+        try await startMonitoring(configuration)
         var context = try await PipelineContext.open(configuration, logger: logger(), dryRun: dryRun)
         context.localXAPIServer = EmulatedXAPIServer.factory
         return context
+    }
+}
+
+extension GlobalOptions {
+    /// With `monitoring.cloudwatch = true`: metrics and log lines go to CloudWatch from here on
+    /// (flushed on a timer and when the command ends, see `Conviction.main`).
+    func startMonitoring(_ configuration: ConvictionConfiguration) async throws {
+        guard configuration.monitoring.cloudwatch, !dryRun else { return }
+        let command = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.joined(separator: "-")
+        _ = try CloudWatchMonitoring.start(configuration: try await configuration.awsConfiguration(), settings: configuration.monitoring,
+                                           command: command.isEmpty ? "conviction" : command)
     }
 }
 
@@ -66,7 +79,10 @@ struct ConsoleLogHandler: LogHandler {
         // Metadata, when a call gives it (the stream's state changes), as sorted key=value pairs.
         let fields = metadata.merging(event.metadata ?? [:]) { _, new in new }
             .sorted { $0.key < $1.key }.map { " \($0.key)=\(Self.quoted("\($0.value)"))" }.joined()
-        FileHandle.standardError.write(Data((prefix + "\(event.message)" + fields + "\n").utf8))
+        // The same redaction for the terminal and for every shipped copy (CloudWatch Logs).
+        let line = SecretRedaction.scrub(prefix + "\(event.message)" + fields)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+        LogSinks.emit(timestamp: Timestamps.now(), line: event.level >= .warning ? line : "\(event.level): " + line)
     }
 
     static func quoted(_ value: String) -> String {

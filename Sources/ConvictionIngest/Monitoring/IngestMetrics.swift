@@ -57,7 +57,8 @@ public final class IngestMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also: [any MetricsFactory] = []) {
         self.registry = registry
         let prometheus = PrometheusMetricsFactory(registry: registry)
-        factory = also.isEmpty ? prometheus : MultiplexMetricsHandler(factories: [prometheus] + also)
+        // The process-wide backend too (CloudWatch when `monitoring.cloudwatch` is on; a no-op otherwise).
+        factory = MultiplexMetricsHandler(factories: [prometheus, MetricsSystem.factory] + also)
         emit(from: nil, to: Snapshot())  // every unlabelled series exists from the start, at 0
     }
 

@@ -30,3 +30,18 @@ extension ConvictionConfiguration {
             get: { .integer($0.secrets.cacheTTL.wholeSeconds) }, set: { c, v throws(ValueError) in c.secrets.cacheTTL = try wholeSeconds(v, 0...86_400) }),
     ]
 }
+
+extension ConvictionConfiguration {
+    static let monitoringKeys: [Key] = [
+        Key(name: "monitoring.cloudwatch", help: "Publish metrics to CloudWatch (PutMetricData) and ship logs to CloudWatch Logs.",
+            get: { .bool($0.monitoring.cloudwatch) }, set: { c, v throws(ValueError) in c.monitoring.cloudwatch = try bool(v) }),
+        Key(name: "monitoring.namespace", help: "CloudWatch metric namespace.",
+            get: { .string($0.monitoring.namespace) }, set: { c, v throws(ValueError) in c.monitoring.namespace = try string(v) }),
+        Key(name: "monitoring.log_group", help: "CloudWatch Logs group; each process writes its own stream <host>/<command>/<pid>-<start>.",
+            get: { .string($0.monitoring.logGroup) }, set: { c, v throws(ValueError) in c.monitoring.logGroup = try string(v) }),
+        Key(name: "monitoring.flush_seconds", help: "How often metrics and logs are sent to CloudWatch (and once more at exit).",
+            get: { .integer($0.monitoring.flushSeconds) }, set: { c, v throws(ValueError) in c.monitoring.flushSeconds = try int(v, 1...3600) }),
+        Key(name: "monitoring.log_buffer_lines", help: "Log lines held for CloudWatch Logs at most; more are dropped and counted (logging never waits).",
+            get: { .integer($0.monitoring.logBufferLines) }, set: { c, v throws(ValueError) in c.monitoring.logBufferLines = try int(v, 100...1_000_000) }),
+    ]
+}

@@ -43,6 +43,7 @@ public struct ConvictionConfiguration: Sendable {
     public var catalogPath = ""
     public var aws = AWSSettings()
     public var secrets = SecretsSettings()
+    public var monitoring = MonitoringSettings()
 
     /// The ingest filters with the configured keywords.
     public var ingestFilters: IngestFilters {

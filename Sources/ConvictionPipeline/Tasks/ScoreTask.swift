@@ -1,4 +1,5 @@
 import ConvictionCore
+import CoreMetrics
 import ConvictionIngest
 import ConvictionScoring
 import ConvictionStore
@@ -80,6 +81,7 @@ public struct ScoreTask: Sendable {
         context.logger.info("score: \(partitions.count) partition(s) with \(primary.name) (model \(primary.modelHash))\(fallbackName) as worker \(worker)")
         let board = LeaseBoard(store: context.store, queue: Self.stage, worker: worker, ttl: context.configuration.scoring.lease)
         var run = RunState(cache: TextCache(capacity: context.configuration.scoring.cacheEntries))
+        let scoringStarted = ContinuousClock.now
         var meter = ProgressMeter(stage: "score", total: partitions.count, logger: context.logger)
         var pending = partitions
         var finished = 0
@@ -111,6 +113,10 @@ public struct ScoreTask: Sendable {
                 try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
             }
         }
+        let posts = outcome.rows, fallbackPosts = run.fallbacks.values.reduce(0, +)
+        Counter(label: "conviction_score_posts_total").increment(by: posts)
+        Gauge(label: "conviction_score_posts_per_second").record(Double(posts) / max((ContinuousClock.now - scoringStarted) / .seconds(1), 1e-9))
+        Gauge(label: "conviction_score_fallback_share").record(posts == 0 ? 0 : Double(fallbackPosts) / Double(posts))
         for notice in chain.notices.dropFirst(loadNotices) {  // fallbacks while scoring
             context.logger.warning("score: \(notice)")
             outcome.notes.append(notice)
