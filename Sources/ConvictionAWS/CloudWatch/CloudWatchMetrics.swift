@@ -10,7 +10,8 @@ import Synchronization
 /// Values are aggregated in memory and sent by `flush()` (every `monitoring.flush_seconds`, and at
 /// exit): a counter as the increase since the last flush (0 included, so an "ingest stalled" alarm
 /// sees zeros rather than missing data), a gauge as its last value, a recorder or timer as a
-/// statistic set (count, sum, min, max). Requests stay within the API's limits: at most 1,000
+/// statistic set (count, sum, min, max). A counter or distribution kept only by dimension also
+/// goes out as a dimensionless total (`rollUps`), for alarms over all symbols. Requests stay within the API's limits: at most 1,000
 /// metric data per call and a body under 1 MB; at most 30 dimensions per metric. A failed call puts
 /// its values back, so the next flush sends them.
 public final class CloudWatchMetricsFactory: MetricsFactory, Sendable {
@@ -121,8 +122,21 @@ public final class CloudWatchMetricsFactory: MetricsFactory, Sendable {
                 case .gauge: break
                 }
             }
-            return out.sorted { ($0.0.name, $0.0.dimensions.description) < ($1.0.name, $1.0.dimensions.description) }
+            return (out + Self.rollUps(out)).sorted { ($0.0.name, $0.0.dimensions.description) < ($1.0.name, $1.0.dimensions.description) }
         }
+    }
+
+    /// For each counter or distribution published only with dimensions (posts by symbol,
+    /// quarantine by reason), one more series without dimensions: the total. Alarms cannot sum
+    /// across dimensions, and "ingest stalled" or "quarantine share" are about all symbols.
+    static func rollUps(_ items: [(SeriesKey, Value, String)]) -> [(SeriesKey, Value, String)] {
+        let plain = Set(items.filter { $0.0.dimensions.isEmpty }.map(\.0.name))
+        var totals: [String: (Value, String)] = [:]
+        for (key, value, unit) in items where !key.dimensions.isEmpty && !plain.contains(key.name) {
+            if case .gauge = value { continue }
+            if var total = totals[key.name] { total.0.merge(value); totals[key.name] = total } else { totals[key.name] = (value, unit) }
+        }
+        return totals.map { (SeriesKey(name: $0.key, dimensions: [:]), $0.value.0, $0.value.1) }
     }
 
     /// Sends everything recorded since the last flush; returns how many metric data went out.
