@@ -111,4 +111,28 @@ struct CloudWatchTests {
         #expect(CloudWatchLogShipper.batches((0..<25_000).map { .init(timestamp: Int64($0), message: "m", sequence: $0) }).map(\.count) == [10_000, 10_000, 5_000])
         #expect(moto.dropped == 0)
     }
+
+    /// The alarm definitions in docs/aws.md are valid PutMetricAlarm requests (botocore's service
+    /// model), and moto_server accepts them.
+    @Test func theDocumentedAlarmsAreValidPutMetricAlarmRequests() throws {
+        let docs = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("docs/aws.md"), encoding: .utf8)
+        let alarms = try #require(docs.components(separatedBy: "### Alarms").last).components(separatedBy: "```json\n").dropFirst()
+            .map { $0.components(separatedBy: "\n```").first ?? "" }
+        #expect(alarms.count == 3)
+        let script = #"""
+        import sys, json, boto3
+        from botocore.validate import validate_parameters
+        cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1")
+        shape = cw.meta.service_model.operation_model("PutMetricAlarm").input_shape
+        for text in sys.argv[2:]:
+            alarm = json.loads(text)
+            validate_parameters(alarm, shape)
+            cw.put_metric_alarm(**alarm)
+            print("ok", alarm["AlarmName"])
+        """#
+        let result = try TestSupport.run(TestSupport.python ?? "/usr/bin/python3", ["-c", script, endpoint] + alarms,
+                                         environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.components(separatedBy: "ok ").count - 1 == 3)
+    }
 }
