@@ -55,7 +55,7 @@ public struct AWSHTTPClient: Sendable {
                 let response = try await sendOnce(method, path: path, query: query, headers: headers, body: body,
                                                   credentials: signed ? try await credentials.current() : nil)
                 if (200..<300).contains(response.status) || expecting.contains(response.status) { return response }
-                let error = Self.error(from: response)
+                let error = Self.error(from: response, request: "\(method) \(path)")
                 if error.isExpiredCredentials { await credentials.invalidate() }
                 throw error
             }
@@ -94,15 +94,16 @@ public struct AWSHTTPClient: Sendable {
     }
 
     /// The service's error code and message from an XML (S3) or JSON (Secrets Manager) body.
-    static func error(from response: Response) -> AWSError {
+    static func error(from response: Response, request: String) -> AWSError {
         let text = String(decoding: response.body, as: UTF8.self)
         if let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] {
             let type = (object["__type"] as? String ?? response.header("x-amzn-errortype") ?? "Error").split(separator: "#").last.map(String.init) ?? "Error"
             let message = object["message"] as? String ?? object["Message"] as? String ?? ""
             return AWSError(code: type, message: message, status: response.status)
         }
-        let code = XMLText.first("Code", in: text) ?? "HTTP\(response.status)"
-        let message = XMLText.first("Message", in: text) ?? (text.isEmpty ? "no body" : "")
+        let code = XMLText.first("Code", in: text) ?? (response.status == 403 ? "AccessDenied" : response.status == 404 ? "NotFound" : "HTTP\(response.status)")
+        // HEAD answers carry no body: name the request so the error says what was refused.
+        let message = XMLText.first("Message", in: text) ?? (text.isEmpty ? "\(request): no details (the answer has no body)" : "")
         return AWSError(code: code, message: message, status: response.status)
     }
 }

@@ -116,7 +116,8 @@ struct CloudWatchTests {
     /// model), and moto_server accepts them.
     @Test func theDocumentedAlarmsAreValidPutMetricAlarmRequests() throws {
         let docs = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("docs/aws.md"), encoding: .utf8)
-        let alarms = try #require(docs.components(separatedBy: "### Alarms").last).components(separatedBy: "```json\n").dropFirst()
+        let section = try #require(docs.components(separatedBy: "### Alarms").last?.components(separatedBy: "\n## ").first)
+        let alarms = section.components(separatedBy: "```json\n").dropFirst()
             .map { $0.components(separatedBy: "\n```").first ?? "" }
         #expect(alarms.count == 3)
         let script = #"""
