@@ -59,8 +59,8 @@ struct AWSCheckTests {
         iam.put_user_policy(UserName=user, PolicyName="role", PolicyDocument=json.dumps(documented))
     """#
 
-    func admin(_ command: String, user: String, policy: String) throws -> (String, String) {
-        let result = try TestSupport.run(TestSupport.python ?? "/usr/bin/python3", ["-c", Self.admin, auth.endpoint, auth.keyID, auth.secret, command, user, policy],
+    func admin(_ command: String, user: String, policy: String) async throws -> (String, String) {
+        let result = try await TestSupport.runOffPool(TestSupport.python ?? "/usr/bin/python3", ["-c", Self.admin, auth.endpoint, auth.keyID, auth.secret, command, user, policy],
                                          environment: ["PATH": "/usr/bin:/bin"], timeout: 120)
         try #require(result.status == 0, "\(result.stderr)")
         let words = result.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -76,7 +76,7 @@ struct AWSCheckTests {
          "CONVICTION_TRAINING_FOLDS": "2"]
     }
 
-    @Test func eachRolesPolicyPassesTheCheckAndLosesExactlyTheActionsOfARemovedStatement() throws {
+    @Test func eachRolesPolicyPassesTheCheckAndLosesExactlyTheActionsOfARemovedStatement() async throws {
         let policies = try documentedPolicies()
         #expect(Set(policies.keys) == ["stream", "score", "gpu", "train"])
         let store = "s3://\(bucket)/data"
@@ -84,21 +84,21 @@ struct AWSCheckTests {
         var adminEnv = environment(key: (auth.keyID, auth.secret))
         adminEnv["CONVICTION_AWS_CREATE_BUCKET"] = "true"
         for command in [["simulate"], ["ingest"]] {
-            let r = try TestSupport.conviction(command + ["--data-dir", store], environment: adminEnv)
+            let r = try await TestSupport.convictionOffPool(command + ["--data-dir", store], environment: adminEnv)
             #expect(r.status == 0, "\(command): \(r.stderr)")
         }
         for (role, policy) in policies.sorted(by: { $0.key < $1.key }) {
             let user = "\(role)-\(id)"
-            let key = try admin("user", user: user, policy: policy)
+            let key = try await admin("user", user: user, policy: policy)
             var env = environment(key: key)
             if role == "stream" { env["CONVICTION_SECRETS_SOURCE"] = "secretsmanager"; env["CONVICTION_SECRETS_SECRET_ID"] = secret }
-            let check = try TestSupport.conviction(["aws", "check", "--role", role, "--data-dir", store], environment: env)
+            let check = try await TestSupport.convictionOffPool(["aws", "check", "--role", role, "--data-dir", store], environment: env)
             #expect(check.status == 0 && check.stdout.contains("all \(role == "stream" ? 9 : 8) permission(s) present"), "\(role): \(check.stdout)\(check.stderr)")
 
             // The role's stages run under its policy alone.
             let stages: [[String]] = role == "score" || role == "gpu" ? [["score"]] : role == "train" ? [["features"], ["train"]] : []
             for stage in stages {
-                let run = try TestSupport.conviction(stage + ["--data-dir", store], environment: env)
+                let run = try await TestSupport.convictionOffPool(stage + ["--data-dir", store], environment: env)
                 #expect(run.status == 0 && !run.stderr.contains("not sent"), "\(role) \(stage): \(run.stderr.suffix(1500))")
             }
 
@@ -108,16 +108,16 @@ struct AWSCheckTests {
             for (i, statement) in statements.enumerated() {
                 var reduced = document
                 reduced["Statement"] = statements.enumerated().filter { $0.offset != i }.map(\.element)
-                _ = try admin("policy", user: user, policy: String(decoding: try JSONSerialization.data(withJSONObject: reduced), as: UTF8.self))
+                _ = try await admin("policy", user: user, policy: String(decoding: try JSONSerialization.data(withJSONObject: reduced), as: UTF8.self))
                 let actions = (statement["Action"] as? [String]) ?? [statement["Action"] as? String ?? ""]
                 // CreateLogGroup is optional: the shipper and the check go on without it.
                 let expected = Set(actions.filter { $0 != "logs:CreateLogGroup" })
-                let without = try TestSupport.conviction(["aws", "check", "--role", role, "--data-dir", store], environment: env)
+                let without = try await TestSupport.convictionOffPool(["aws", "check", "--role", role, "--data-dir", store], environment: env)
                 let named = Set(without.stdout.split(separator: "\n").filter { $0.hasPrefix("MISSING") }.compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init) })
                 #expect(without.status == 77, "\(role) without \(statement["Sid"] ?? i): \(without.stdout)")
                 #expect(named == expected, "\(role) without \(statement["Sid"] ?? i) names \(named.sorted()), expected \(expected.sorted())")
             }
-            _ = try admin("policy", user: user, policy: policy)
+            _ = try await admin("policy", user: user, policy: policy)
         }
     }
 }

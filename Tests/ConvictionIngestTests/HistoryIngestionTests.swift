@@ -117,9 +117,10 @@ import Testing
         #expect(requests >= 18)
         #expect(state.rateLimited == 0, "every window's reset was waited for, never run into")
         #expect(state.archiveTooFast == 0, "at most one full-archive request per second")
-        // Waits for a reset are the rest of a 15-minute window (plus the second the header rounds away).
+        // Waits for a reset are the rest of a 15-minute window (plus the second the header rounds away): one per
+        // exhausted window, unless slow requests on a loaded machine let that window's 15 minutes pass first.
         let resets = f.clock.sleeps.filter { $0 > .seconds(5) }
-        #expect(resets.count == (requests - 1) / 12, "\(resets)")
+        #expect(resets.count <= (requests - 1) / 12, "\(resets)")
         #expect(resets.allSatisfy { $0 <= .seconds(901) })
         #expect(f.clock.now() - started >= 900_000 * EpochMillis((requests - 1) / 12) - 60_000)
     }

@@ -104,6 +104,24 @@ public enum TestSupport {
         return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
     }
 
+    /// `run` on a thread of its own, so a test that waits for a child process does not hold one of
+    /// the two threads of the cooperative pool (on this machine) for as long as the child runs.
+    public static func runOffPool(_ executable: String, _ arguments: [String], in directory: URL? = nil,
+                                  environment: [String: String]? = nil, timeout: Double = 900) async throws -> ProcessResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try run(executable, arguments, in: directory, environment: environment, timeout: timeout) })
+            }
+        }
+    }
+
+    /// `conviction` as in `conviction(_:environment:unset:)`, off the cooperative pool.
+    public static func convictionOffPool(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        return try await runOffPool(convictionBinary.path, arguments, in: packageRoot, environment: env)
+    }
+
     /// Sends SIGKILL to `pid` after `seconds` unless the returned item is cancelled first.
     static func killAfter(_ seconds: Double, pid: Int32) -> DispatchWorkItem {
         let item = DispatchWorkItem { kill(pid, SIGKILL) }
