@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import ConvictionAWS
 import ConvictionCore
 import ConvictionHTTP
 import ConvictionTesting
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -119,22 +121,38 @@ import Testing
         #expect(keys.accessKeyID.hasPrefix("ASIA") && keys.expiration != nil && keys.source == "web identity (role arn:aws:iam::123456789012:role/conviction-worker)")
     }
 
+    /// A container agent stand-in in its own process (so a busy test process cannot keep it from answering):
+    /// it answers only the right Authorization header, and GET /seen lists the headers it was sent.
+    static let containerScript = #"""
+    import http.server, json
+    seen = []
+    class H(http.server.BaseHTTPRequestHandler):
+        def reply(self, status, body):
+            body = body.encode(); self.send_response(status)
+            self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        def do_GET(self):
+            if self.path == "/seen": return self.reply(200, json.dumps(seen))
+            seen.append(self.headers.get("authorization", ""))
+            if self.headers.get("authorization") != "agent-token-1": return self.reply(401, "")
+            self.reply(200, json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "c-secret", "Token": "c-token", "Expiration": "2099-01-01T00:00:00Z"}))
+        def log_message(self, *args): pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#
+
     @Test func containerCredentialsSendTheAuthorizationTokenFromItsFile() async throws {
         let tokenFile = TestSupport.temporaryDirectory("ecs").appendingPathComponent("token")
         try Data("agent-token-1\n".utf8).write(to: tokenFile)
-        let seen = Mutex<[String]>([])
-        let server = try await HTTPServer.bind { request, writer in
-            seen.withLock { $0.append(request.headers.first(name: "authorization") ?? "") }
-            let body = #"{"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "c-secret", "Token": "c-token", "Expiration": "2099-01-01T00:00:00Z"}"#
-            try await writer.respond(.ok, body: Data(body.utf8))
-        }
-        let serving = Task { await server.run() }
-        defer { serving.cancel() }
+        let server = try PythonServer(script: Self.containerScript)
+        defer { withExtendedLifetime(server) {} }
         let c = try await AWSConfiguration.resolve(environment: Self.noIMDS.merging([
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.baseURL + "/v2/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile.path]) { $1 })
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.endpoint + "/v2/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile.path]) { $1 })
         let keys = try await c.credentials.current()
         #expect(keys.accessKeyID == "ASIACONTAINER" && keys.sessionToken?.reveal() == "c-token" && keys.source == "container credentials")
-        #expect(seen.withLock { $0 } == ["agent-token-1"])
+        let response = try await SharedHTTPClient.client.execute(HTTPClientRequest(url: server.endpoint + "/seen"), timeout: .seconds(10))
+        let seen = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        #expect(seen == #"["agent-token-1"]"#)
         await #expect { _ = try await AWSConfiguration.resolve(environment: Self.noIMDS.merging(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://203.0.113.5/creds"]) { $1 }) } throws: {
             "\($0)".contains("must point at loopback")
         }

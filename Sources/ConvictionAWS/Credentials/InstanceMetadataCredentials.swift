@@ -90,11 +90,27 @@ enum ContainerCredentials {
         return full
     }
 
+    /// Three attempts with 2-second timeouts, as the SDKs make: the agent is local, and a slow answer
+    /// is usually a busy host rather than a missing agent.
     static func fetch(url: String, environment: [String: String]) async throws -> AWSCredentials {
+        var lastError: any Error = AWSError(code: "ContainerCredentialsError", message: "not asked")
+        for attempt in 1...3 {
+            do { return try await fetchOnce(url: url, environment: environment) } catch let error as AWSError where error.status != nil && error.status! < 500 {
+                throw error  // refused: asking again will not help
+            } catch {
+                lastError = error
+                if attempt < 3 { try await Task.sleep(for: .milliseconds(100 * attempt)) }
+            }
+        }
+        if let error = lastError as? AWSError { throw error }
+        throw AWSError(code: "ContainerCredentialsError", message: "the container credentials endpoint did not answer in 3 attempts: \(lastError)")
+    }
+
+    static func fetchOnce(url: String, environment: [String: String]) async throws -> AWSCredentials {
         var request = HTTPClientRequest(url: url)
         if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw AWSError(code: "InvalidConfiguration", message: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read")
+                throw AWSError(code: "InvalidConfiguration", message: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read", status: 400)
             }
             request.headers.add(name: "authorization", value: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
