@@ -114,7 +114,7 @@ struct CloudWatchTests {
 
     /// The alarm definitions in docs/aws.md are valid PutMetricAlarm requests (botocore's service
     /// model), and moto_server accepts them.
-    @Test func theDocumentedAlarmsAreValidPutMetricAlarmRequests() throws {
+    @Test func theDocumentedAlarmsAreValidPutMetricAlarmRequests() async throws {
         let docs = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("docs/aws.md"), encoding: .utf8)
         let section = try #require(docs.components(separatedBy: "### Alarms").last?.components(separatedBy: "\n## ").first)
         let alarms = section.components(separatedBy: "```json\n").dropFirst()
@@ -131,7 +131,7 @@ struct CloudWatchTests {
             cw.put_metric_alarm(**alarm)
             print("ok", alarm["AlarmName"])
         """#
-        let result = try TestSupport.run(TestSupport.python ?? "/usr/bin/python3", ["-c", script, endpoint] + alarms,
+        let result = try await TestSupport.runOffPool(TestSupport.python ?? "/usr/bin/python3", ["-c", script, endpoint] + alarms,
                                          environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"], timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.components(separatedBy: "ok ").count - 1 == 3)

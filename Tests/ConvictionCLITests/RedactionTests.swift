@@ -7,7 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(10)), .enabled(if: TestSupport.motoEndpoint != nil && TestSupport.motoAuth != nil,
                                           "needs both moto_server stand-ins (S3, Secrets Manager): run through `make test`"))
 struct RedactionTests {
-    @Test func noSecretAppearsInAnyOutputOrFile() throws {
+    @Test func noSecretAppearsInAnyOutputOrFile() async throws {
         let moto = try #require(TestSupport.motoEndpoint)
         let auth = try #require(TestSupport.motoAuth)
         let id = UUID().uuidString.prefix(8)
@@ -44,7 +44,7 @@ struct RedactionTests {
             ]
             for command in commands {
                 let arguments = command.first == "config" && command.count > 1 && command[1] == "init" ? command : command + ["--data-dir", store]
-                let result = try TestSupport.conviction(arguments, environment: environment)
+                let result = try await TestSupport.convictionOffPool(arguments, environment: environment)
                 transcript += "$ \(command.joined(separator: " "))\n\(result.stdout)\n\(result.stderr)\n"
                 #expect(result.status == 0, "\(command) on \(store): \(result.stderr)")
             }
@@ -53,7 +53,7 @@ struct RedactionTests {
         var bad = environment
         bad["CONVICTION_AWS_ENDPOINT"] = auth.endpoint
         bad["AWS_ACCESS_KEY_ID"] = auth.keyID
-        let result = try TestSupport.conviction(["secrets", "check"], environment: bad, unset: ["AWS_SESSION_TOKEN"])
+        let result = try await TestSupport.convictionOffPool(["secrets", "check"], environment: bad, unset: ["AWS_SESSION_TOKEN"])
         #expect(result.status != 0 && result.stderr.contains("SignatureDoesNotMatch"), "\(result.stderr)")
         transcript += result.stdout + result.stderr
         #expect(transcript.contains("TWITTER_BEARER_TOKEN: present (secretsmanager:canary/\(id))"), "the migrated secret is read back from Secrets Manager")
@@ -62,7 +62,7 @@ struct RedactionTests {
             #expect(!transcript.contains(value), "\(name) leaked into command output")
         }
         // Read back through boto3 (an independent client): the log lines every command shipped, and the pipeline's metrics.
-        let readBack = try TestSupport.run(TestSupport.python ?? "/usr/bin/python3", ["-c", Self.readCloudWatch, moto, logGroup, namespace],
+        let readBack = try await TestSupport.runOffPool(TestSupport.python ?? "/usr/bin/python3", ["-c", Self.readCloudWatch, moto, logGroup, namespace],
                                            environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"], timeout: 120)
         #expect(readBack.status == 0, "\(readBack.stderr)")
         let shipped = readBack.stdout

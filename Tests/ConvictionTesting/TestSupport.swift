@@ -116,17 +116,27 @@ public enum TestSupport {
     }
 
     /// `conviction` as in `conviction(_:environment:unset:)`, off the cooperative pool.
-    public static func convictionOffPool(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+    public static func convictionOffPool(_ arguments: [String], environment: [String: String] = [:], unset: [String] = []) async throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
+        for k in unset { env[k] = nil }
         return try await runOffPool(convictionBinary.path, arguments, in: packageRoot, environment: env)
     }
 
-    /// Sends SIGKILL to `pid` after `seconds` unless the returned item is cancelled first.
-    static func killAfter(_ seconds: Double, pid: Int32) -> DispatchWorkItem {
-        let item = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
-        return item
+    /// Sends SIGKILL to `pid` after `seconds` unless the returned deadline is cancelled first. The
+    /// deadline waits on a thread of its own: a dispatch work item could be held up behind tests that
+    /// block the shared queues, and a hung child would then outlive its deadline.
+    static func killAfter(_ seconds: Double, pid: Int32) -> ProcessDeadline {
+        let deadline = ProcessDeadline()
+        Thread.detachNewThread {
+            deadline.condition.lock()
+            let end = Date().addingTimeInterval(seconds)
+            while !deadline.cancelled && deadline.condition.wait(until: end) {}
+            let fire = !deadline.cancelled
+            deadline.condition.unlock()
+            if fire { kill(pid, SIGKILL) }
+        }
+        return deadline
     }
 
     /// Runs `conviction` with the project root as working directory (so it finds .venv).
@@ -244,4 +254,17 @@ public final class BackgroundCommand: @unchecked Sendable {  // process and path
     }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// A pending SIGKILL (`TestSupport.killAfter`).
+public final class ProcessDeadline: @unchecked Sendable {  // `cancelled` is read and written under `condition`
+    let condition = NSCondition()
+    var cancelled = false
+
+    public func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.signal()
+        condition.unlock()
+    }
 }
