@@ -21,16 +21,17 @@ struct DistributionTests {
     static let unpacked = UnpackedRelease()
 
     actor UnpackedRelease {
-        var result: Result<URL, DistributionFailure>?
+        /// One unpacking for all the tests, also those that ask while it runs.
+        var unpacking: Task<Result<URL, DistributionFailure>, Never>?
 
         func get() async -> Result<URL, DistributionFailure> {
-            if let result { return result }
-            let result = await unpack()
-            self.result = result
-            return result
+            if let unpacking { return await unpacking.value }
+            let task = Task { await Self.unpack() }
+            unpacking = task
+            return await task.value
         }
 
-        func unpack() async -> Result<URL, DistributionFailure> {
+        static func unpack() async -> Result<URL, DistributionFailure> {
             if let log = ReleaseTarball.buildFailure {
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "no log at \(log)"
                 return .failure(DistributionFailure(message: "scripts/dist.sh failed:\n\(text.suffix(3000))"))
