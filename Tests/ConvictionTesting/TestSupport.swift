@@ -107,10 +107,10 @@ public enum TestSupport {
     /// `run` on a thread of its own, so a test that waits for a child process does not hold one of
     /// the two threads of the cooperative pool (on this machine) for as long as the child runs.
     public static func runOffPool(_ executable: String, _ arguments: [String], in directory: URL? = nil,
-                                  environment: [String: String]? = nil, timeout: Double = 900) async throws -> ProcessResult {
+                                  environment: [String: String]? = nil, input: Data? = nil, timeout: Double = 900) async throws -> ProcessResult {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try run(executable, arguments, in: directory, environment: environment, timeout: timeout) })
+                continuation.resume(with: Result { try run(executable, arguments, in: directory, environment: environment, input: input, timeout: timeout) })
             }
         }
     }
