@@ -81,9 +81,9 @@ struct ScoreWorkerCommandTests {
 
     /// A store with simulated, ingested posts for two symbols, and a local LLM server; the worker
     /// settings as environment variables.
-    static func prepare(_ label: String) throws -> (String, [String: String], BackgroundCommand, String) {
+    static func prepare(_ label: String, symbols: String = "AAPL,TSLA") throws -> (String, [String: String], BackgroundCommand, String) {
         let data = TestSupport.temporaryDirectory(label).appendingPathComponent("data").path
-        var environment = ["CONVICTION_SIMULATION_SESSIONS": "3", "CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": "AAPL,TSLA",
+        var environment = ["CONVICTION_SIMULATION_SESSIONS": "3", "CONVICTION_TRAINING_FOLDS": "2", "CONVICTION_UNIVERSE_SYMBOLS": symbols,
                            "CONVICTION_DATA_SOURCE": "simulator", "CONVICTION_SIMULATION_DELIVERY": "replay", "CONVICTION_SCORING_SCORER": "lexicon"]
         for stage in [["simulate"], ["ingest"]] {
             let result = try TestSupport.conviction(stage + ["--data-dir", data], environment: environment)

@@ -116,6 +116,14 @@ public enum TestSupport {
     }
 
     /// `conviction` as in `conviction(_:environment:unset:)`, off the cooperative pool.
+    /// Runs blocking work (polling child processes, sleeping) on a thread of its own, so it holds
+    /// none of the cooperative pool's few threads.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     public static func convictionOffPool(_ arguments: [String], environment: [String: String] = [:], unset: [String] = []) async throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

@@ -1,12 +1,15 @@
 import ConvictionCore
 import Foundation
 
+/// The stages that run as AWS Batch array jobs.
+public enum BatchStage: String, Codable, Sendable, CaseIterable { case score, features, replay }
+
 /// An AWS Batch job definition for one stage's array children (`conviction batch work`), as the
 /// body of a `RegisterJobDefinition` request. The retry strategy retries what a retry can fix (a
 /// spot instance reclaimed under the job, a service outage or rate limit: exit 69 or 75) and stops
 /// on everything else, bad input above all: retrying a malformed partition only fails again.
 public struct BatchJobDefinition: Sendable {
-    public enum Stage: String, Sendable, CaseIterable { case score, features, replay }
+    public typealias Stage = BatchStage
 
     public var stage: Stage
     /// The container image: the release's Docker image (deploy/Dockerfile) in your registry.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ConvictionAWS
 import ConvictionCore
+import ConvictionPipeline
+import ConvictionStore
 import Foundation
 
 extension Conviction {
@@ -8,7 +10,7 @@ extension Conviction {
         static let configuration = CommandConfiguration(
             commandName: "batch",
             abstract: "AWS Batch array jobs for the stages (see docs/scale-out.md).",
-            subcommands: [JobDefinition.self])
+            subcommands: [JobDefinition.self, Submit.self, Work.self])
 
         struct JobDefinition: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -21,7 +23,7 @@ extension Conviction {
                   conviction batch job-definition --stage score --image ACCOUNT.dkr.ecr.REGION.amazonaws.com/conviction:0.1.0 > jd.json
                   aws batch register-job-definition --cli-input-json file://jd.json
                 """)
-            @Option(help: "score, features or replay.") var stage: BatchJobDefinition.Stage
+            @Option(help: "score, features or replay.") var stage: BatchStage
             @Option(help: "Container image with the release (deploy/Dockerfile).") var image: String
             @Option(help: "Job definition name; default conviction-<stage>.") var name: String?
             @Option(help: "vCPUs per child.") var vcpus = 2
@@ -47,4 +49,4 @@ extension Conviction {
     }
 }
 
-extension BatchJobDefinition.Stage: ExpressibleByArgument {}
+extension BatchStage: ExpressibleByArgument {}

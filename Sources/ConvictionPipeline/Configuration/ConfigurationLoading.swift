@@ -19,8 +19,13 @@ extension ConvictionConfiguration {
     /// Applies a configuration file. Unknown keys and bad values are errors naming the key and line.
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw Error(description: "\(path): cannot read the configuration file") }
+        try apply(text: String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Applies configuration text (TOML) that came from `source`, e.g. a batch manifest's snapshot.
+    public mutating func apply(text: String, source path: String) throws {
         let document: TOMLDocument
-        do { document = try TOMLDocument(parsing: String(decoding: data, as: UTF8.self), file: path) } catch { throw Error(description: error.description) }
+        do { document = try TOMLDocument(parsing: text, file: path) } catch { throw Error(description: error.description) }
         for (name, entry) in document.entries {
             if let retired = Self.retiredKeys[name] { throw Error(description: "\(path):\(entry.line): \(retired)") }
             guard let key = Self.keys.first(where: { $0.name == name }) else {

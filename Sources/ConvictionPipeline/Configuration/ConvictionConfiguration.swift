@@ -94,5 +94,6 @@ public struct ConvictionConfiguration: Sendable {
     public struct Error: ConvictionError {
         public var errorCode: ErrorCode { .configuration }
         public let description: String
+        public init(description: String) { self.description = description }
     }
 }

@@ -25,6 +25,9 @@ public struct FeaturesTask: Sendable {
 
     public init(context: PipelineContext) { self.context = context }
 
+    /// A symbol's unit of work in the catalog.
+    public static func unit(_ symbol: Symbol) -> String { "symbol=\(symbol.rawValue)" }
+
     var builder: FeatureBuilder { FeatureBuilder(configuration: context.configuration.features) }
 
     public func run() async throws -> StageOutcome {
@@ -62,7 +65,7 @@ public struct FeaturesTask: Sendable {
                 loaded[key] = data; hasher.update(key); hasher.update(data)
             }
             let inputHash = hasher.finalize()
-            let unit = "symbol=\(symbol.rawValue)"
+            let unit = Self.unit(symbol)
             if let done = try await context.catalog.finished(stage: Self.stage, unit: unit, inputHash: inputHash, store: store) {
                 outcome.skipped += 1; outcome.rows += done.rows
                 let reportKey = Dataset.features.rawValue + "/quality/symbol=\(symbol.rawValue).json"

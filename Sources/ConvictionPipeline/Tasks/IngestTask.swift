@@ -78,6 +78,16 @@ public struct IngestTask: Sendable {
         return try await replay(sources, described: "\(paths.count) archive file(s)")
     }
 
+    /// Replays archive files already in the store (an AWS Batch child's share): real posts, or the
+    /// simulator's when they are its archive (`sim/stream/`).
+    public func replay(storeKeys keys: [String]) async throws -> StageOutcome {
+        let store = context.store
+        let simulated = keys.allSatisfy { $0.hasPrefix(Dataset.simulatedStream.rawValue + "/") }
+        if !context.dryRun && !simulated { try await StoreOrigin.claim(.real, by: "conviction batch work --stage replay", in: store) }
+        return try await replay(keys.map { key in ReplayIngestor.Source(name: key) { try await store.get(key) } },
+                                described: "\(keys.count) archive file(s) from the store")
+    }
+
     /// Replays the simulator's post archive (`sim/stream/`), which `conviction simulate` wrote.
     public func replaySimulatorArchives() async throws -> StageOutcome {
         let store = context.store

@@ -23,10 +23,18 @@ public struct ScoreTask: Sendable {
     let worker: String
     let stop: StopSignal
     let environment: [String: String]
+    /// Only these partitions (their prefixes), e.g. an AWS Batch child's share; nil for all.
+    let only: Set<String>?
 
     public init(context: PipelineContext, worker: String = LeaseBoard.defaultWorkerID(), stop: StopSignal = StopSignal(),
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.context = context; self.worker = worker; self.stop = stop; self.environment = environment
+                environment: [String: String] = ProcessInfo.processInfo.environment, only: Set<String>? = nil) {
+        self.context = context; self.worker = worker; self.stop = stop; self.environment = environment; self.only = only
+    }
+
+    /// The raw partitions there are to score: one per symbol and day.
+    public static func partitions(_ context: PipelineContext) async throws -> [(Partition, [String])] {
+        try await context.store.partitions(of: .rawPosts, symbols: context.symbolSet)
+            .filter { $0.key.symbol != nil && $0.key.date != nil }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// The CPU chain the configuration asks for. The default model is found in `.models/`.
@@ -63,8 +71,7 @@ public struct ScoreTask: Sendable {
 
     public func run() async throws -> StageOutcome {
         var outcome = StageOutcome(stage: Self.stage)
-        let partitions = try await context.store.partitions(of: .rawPosts, symbols: context.symbolSet)
-            .filter { $0.key.symbol != nil && $0.key.date != nil }.sorted { $0.key < $1.key }
+        let partitions = try await Self.partitions(context).filter { only?.contains($0.0.prefix) ?? true }
         let engine = try Self.engine(context.configuration, environment: environment)
         let chain = engine.chain
         let loadNotices = chain.notices.count

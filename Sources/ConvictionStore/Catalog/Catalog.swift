@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded catalog (SQLite through GRDB): what each stage has finished, for which partition,
 /// from which inputs. A stage skips a partition whose recorded input hash equals the current one
@@ -32,6 +33,13 @@ public final class Catalog: Sendable {
     }
 
     private let queue: DatabaseQueue
+    private let observers = Mutex<[@Sendable (Completion) -> Void]>([])
+
+    /// Calls `observer` right after each unit this process records as finished (`conviction batch
+    /// work` reports its commits this way, one line per unit, as they happen).
+    public func observeRecords(_ observer: @escaping @Sendable (Completion) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
 
     /// The database, for a stage that keeps tables of its own here (the ingest journal's
     /// de-duplication state); their schema is in `migrator` like every other table.
@@ -108,6 +116,14 @@ public final class Catalog: Sendable {
             try await store.put(Self.markerKey(stage: completion.stage, unit: completion.unit), data: try JSONEncoder().encode(completion))
         }
         try await queue.write { db in try completion.upsert(db) }
+        for observer in observers.withLock({ $0 }) { observer(completion) }
+    }
+
+    /// Whether `unit` was recorded as finished here or, on a shared store, by another machine
+    /// (whatever its inputs were: `finished` is the check that compares them).
+    public func hasRecord(stage: String, unit: String, store: any ObjectStore) async throws -> Bool {
+        if try completion(stage: stage, unit: unit) != nil { return true }
+        return store.isShared ? try await store.exists(Self.markerKey(stage: stage, unit: unit)) : false
     }
 
     static func markerKey(stage: String, unit: String) -> String {
