@@ -27,10 +27,12 @@ public struct AWSHTTPClient: Sendable {
     let host: String
     let port: Int?
 
-    public init(configuration: AWSConfiguration, service: String, retry: RetryPolicy = AWSHTTPClient.defaultRetry,
+    /// `hostPrefix` is the endpoint's first label where it differs from the signing name
+    /// (SageMaker's API is `api.sagemaker.<region>.amazonaws.com`, signed as `sagemaker`).
+    public init(configuration: AWSConfiguration, service: String, hostPrefix: String? = nil, retry: RetryPolicy = AWSHTTPClient.defaultRetry,
                 clock: any TimeSource = SystemTimeSource()) throws {
         self.configuration = configuration; self.service = service; self.retry = retry; self.clock = clock
-        let endpoint = configuration.endpoint ?? "https://\(service).\(configuration.region).amazonaws.com"
+        let endpoint = configuration.endpoint ?? "https://\(hostPrefix ?? service).\(configuration.region).amazonaws.com"
         guard let url = URL(string: endpoint), let scheme = url.scheme, let host = url.host else {
             throw AWSError(code: "InvalidEndpoint", message: "not an http(s) URL: \(endpoint)")
         }

@@ -22,7 +22,7 @@ struct Conviction: AsyncParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [Simulate.self, Ingest.self, Score.self, Features.self, Train.self, PipelineCommand.self, XEmulatorCommand.self,
-                      Runs.self, Dashboard.self, Secrets.self, Config.self, GPU.self, LLMEmulatorCommand.self, AWS.self, Batch.self]
+                      Runs.self, Dashboard.self, Secrets.self, Config.self, GPU.self, LLMEmulatorCommand.self, AWS.self, Batch.self, SageMaker.self]
     )
 }
 

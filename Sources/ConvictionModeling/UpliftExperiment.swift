@@ -96,51 +96,6 @@ public struct UpliftExperiment: Sendable {
         public let gain: Double
     }
 
-    /// Rows pooled over symbols. `values` is row-major with NaN for missing.
-    public struct Dataset: Sendable {
-        public let featureNames: [String]
-        public let values: [Float]
-        public let labels: [Int]
-        public let t0: [EpochMillis]
-        public let t1: [EpochMillis]
-        /// Block id per row for the bootstrap and the fold boundaries: days since the epoch.
-        public let day: [Int]
-        /// Which series (symbol) a row belongs to; the negative control shifts within a series.
-        public let group: [Int]
-
-        public init(featureNames: [String], values: [Float], labels: [Int], t0: [EpochMillis], t1: [EpochMillis], day: [Int], group: [Int]? = nil) {
-            precondition(values.count == labels.count * featureNames.count)
-            self.featureNames = featureNames; self.values = values; self.labels = labels; self.t0 = t0; self.t1 = t1; self.day = day
-            self.group = group ?? Array(repeating: 0, count: labels.count)
-        }
-
-        /// The same rows with `columns` moved `rows` rows later in time within each group: each
-        /// row gets the values its series had `rows` rows before (NaN where there were none).
-        public func shifting(_ columns: [String], by rows: Int) -> Dataset {
-            var values = self.values
-            let width = featureNames.count
-            let indices = columns.compactMap { featureNames.firstIndex(of: $0) }
-            var byGroup: [Int: [Int]] = [:]
-            for r in 0..<rowCount { byGroup[group[r], default: []].append(r) }
-            for rowsOfGroup in byGroup.values {
-                let ordered = rowsOfGroup.sorted { t0[$0] < t0[$1] }
-                for (k, r) in ordered.enumerated() {
-                    for c in indices { values[r * width + c] = k >= rows ? self.values[ordered[k - rows] * width + c] : .nan }
-                }
-            }
-            return Dataset(featureNames: featureNames, values: values, labels: labels, t0: t0, t1: t1, day: day, group: group)
-        }
-
-        public var rowCount: Int { labels.count }
-
-        func matrix(rows: [Int], columns: [Int]) -> [Float] {
-            var out = [Float](); out.reserveCapacity(rows.count * columns.count)
-            let width = featureNames.count
-            for r in rows { for c in columns { out.append(values[r * width + c]) } }
-            return out
-        }
-    }
-
     public struct FoldResult: Sendable, Codable, Equatable {
         public let fold: Int
         public let trainRows: Int
@@ -219,23 +174,16 @@ public struct UpliftExperiment: Sendable {
 
     public let configuration: Configuration
     public let library: XGBoostLibrary
+    /// Hyperparameters tuned elsewhere (a SageMaker tuning job) and their rounds, by model
+    /// (`baseline`, `sentiment`): every fold fits that model with them, with no search of its own.
+    public let fixed: [String: (parameters: [(String, String)], rounds: Int)]
 
-    public init(configuration: Configuration, library: XGBoostLibrary) {
-        self.configuration = configuration; self.library = library
+    public init(configuration: Configuration, library: XGBoostLibrary, fixed: [String: (parameters: [(String, String)], rounds: Int)] = [:]) {
+        self.configuration = configuration; self.library = library; self.fixed = fixed
     }
 
-    /// `reusingBaseline`: a result of the same data's baseline (same folds and settings) whose
-    /// baseline scores are taken instead of training the baseline again (the negative control).
-    public func run(_ data: Dataset, baseline: [String], added: [String], reusingBaseline: Result? = nil,
-                    progress: (String) -> Void = { _ in }) throws -> Result {
-        func columns(_ names: [String]) throws -> [Int] {
-            try names.map { name in
-                guard let i = data.featureNames.firstIndex(of: name) else { throw XGBoostError(message: "no feature column \(name)") }
-                return i
-            }
-        }
-        let baseColumns = try columns(baseline)
-        let fullColumns = baseColumns + (try columns(added))
+    /// The evaluation's folds: walk-forward (purged and embargoed), or the one fixed-date split.
+    public func folds(_ data: Dataset) throws -> [WalkForwardSplitter.Fold] {
         let splitter = WalkForwardSplitter(folds: configuration.folds, embargo: configuration.embargo)
         let folds: [WalkForwardSplitter.Fold]
         if let testStart = configuration.testStart {
@@ -251,6 +199,22 @@ public struct UpliftExperiment: Sendable {
         guard !folds.isEmpty else {
             throw XGBoostError(message: "not enough days for \(configuration.folds) walk-forward folds (need at least \(configuration.folds + 1))")
         }
+        return folds
+    }
+
+    /// `reusingBaseline`: a result of the same data's baseline (same folds and settings) whose
+    /// baseline scores are taken instead of training the baseline again (the negative control).
+    public func run(_ data: Dataset, baseline: [String], added: [String], reusingBaseline: Result? = nil,
+                    progress: (String) -> Void = { _ in }) throws -> Result {
+        func columns(_ names: [String]) throws -> [Int] {
+            try names.map { name in
+                guard let i = data.featureNames.firstIndex(of: name) else { throw XGBoostError(message: "no feature column \(name)") }
+                return i
+            }
+        }
+        let baseColumns = try columns(baseline)
+        let fullColumns = baseColumns + (try columns(added))
+        let folds = try self.folds(data)
         var testRows: [Int] = [], baseScores: [Double] = [], fullScores: [Double] = []
         var foldResults: [FoldResult] = []
         var searches: [SearchRecord] = []
@@ -338,10 +302,10 @@ public struct UpliftExperiment: Sendable {
             try DMatrix(library: library, values: data.matrix(rows: rows, columns: columns), rows: rows.count, columns: columns.count,
                         labels: labelled ? rows.map { Float(data.labels[$0]) } : nil)
         }
-        var parameters = self.parameters
-        var rounds = configuration.rounds
+        var parameters = fixed[model]?.parameters ?? self.parameters
+        var rounds = fixed[model]?.rounds ?? configuration.rounds
         var record: SearchRecord?
-        if configuration.search.trials > 0 {
+        if configuration.search.trials > 0 && fixed[model] == nil {
             let (inner, validation) = innerSplit(data, rows: fold.train)
             if !inner.isEmpty, Set(validation.map { data.labels[$0] }).count == 2 {
                 let search = HyperparameterSearch(settings: configuration.search, library: library, seed: configuration.seed, threads: configuration.threads)
@@ -369,7 +333,7 @@ public struct UpliftExperiment: Sendable {
 
     /// The training window's latest `validationShare` of days scores the trials; earlier rows whose
     /// label reaches into them, or ends within the embargo before them, are left out.
-    func innerSplit(_ data: Dataset, rows: [Int]) -> (train: [Int], validation: [Int]) {
+    public func innerSplit(_ data: Dataset, rows: [Int]) -> (train: [Int], validation: [Int]) {
         if let validationStart = configuration.validationStart, configuration.isFixedDate {
             // Fixed dates: the validation period is the one configured.
             let validation = rows.filter { data.day[$0] >= validationStart.daysSinceEpoch }
@@ -386,7 +350,7 @@ public struct UpliftExperiment: Sendable {
         return (train, validation)
     }
 
-    var parameters: [(String, String)] {
+    public var parameters: [(String, String)] {
         [("objective", "binary:logistic"), ("eval_metric", "auc"), ("tree_method", "hist"),
          ("max_depth", "\(configuration.maxDepth)"), ("eta", "\(configuration.learningRate)"),
          ("subsample", "\(configuration.subsample)"), ("colsample_bytree", "\(configuration.columnSample)"),

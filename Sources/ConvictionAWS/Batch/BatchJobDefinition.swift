@@ -58,6 +58,6 @@ public struct BatchJobDefinition: Sendable {
     }
 
     public func json() throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: request, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+        String(decoding: try JSONSerialization.data(withJSONObject: request, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 }

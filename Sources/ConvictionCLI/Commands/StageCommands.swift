@@ -182,9 +182,20 @@ extension Conviction {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Learning algorithm.") var algorithm: Algorithm = .xgboost
         @Option(help: "Hyperparameter search trials per fold and model; 0 = fixed parameters (training.trials).") var trials: Int?
+        @Option(help: "local, or sagemaker: export, tune on SageMaker, wait, fetch and compare (docs/scale-out.md).") var engine: Engine = .local
+
+        enum Engine: String, ExpressibleByArgument, CaseIterable { case local, sagemaker }
 
         func run() async throws {
             let context = try await global.context(try global.resolve(overrides: [("training.trials", trials.map(String.init))]))
+            if engine == .sagemaker {
+                let steps = SageMakerSteps(context: context)
+                try await steps.submit(force: false)
+                if context.dryRun { return }
+                try await steps.status(wait: true, interval: 60)
+                try await steps.fetch()
+                return
+            }
             let (outcome, runReport) = try await TrainTask(context: context, algorithm: algorithm.rawValue).run()
             runReport?.terminalSummary.forEach { print($0) }
             try report(outcome, context: context)

@@ -41,8 +41,9 @@ public final class Booster: @unchecked Sendable {  // owns a C handle; used from
         }
     }
 
-    /// Loads a model saved by XGBoost (JSON or UBJSON by extension), e.g. by Python's
-    /// `Booster.save_model("model.json")`.
+    /// Loads a model saved by XGBoost in any of its formats (JSON, UBJSON or the old binary one;
+    /// XGBoost tells them apart by content), e.g. by Python's `Booster.save_model("model.json")` or
+    /// SageMaker's built-in algorithm (`xgboost-model`, no extension).
     public init(library: XGBoostLibrary, loadingFrom path: String) throws {
         self.library = library
         var out: UnsafeMutableRawPointer?
@@ -72,6 +73,13 @@ public final class Booster: @unchecked Sendable {  // owns a C handle; used from
             result[index] = Double(scores![i])
         }
         return result
+    }
+
+    /// Boosting rounds the model holds.
+    public func boostedRounds() throws -> Int {
+        var rounds: Int32 = 0
+        try library.check(library.boosterBoostedRounds(handle, &rounds), "XGBoosterBoostedRounds")
+        return Int(rounds)
     }
 
     public func train(on matrix: DMatrix, rounds: Int) throws {

@@ -17,6 +17,7 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     typealias BoosterSetParam = @convention(c) (Handle?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32
     typealias BoosterUpdateOneIter = @convention(c) (Handle?, Int32, Handle?) -> Int32
     typealias BoosterFile = @convention(c) (Handle?, UnsafePointer<CChar>?) -> Int32
+    typealias BoosterBoostedRounds = @convention(c) (Handle?, UnsafeMutablePointer<Int32>?) -> Int32
     typealias BoosterFeatureScore = @convention(c) (
         Handle?, UnsafePointer<CChar>?, UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UnsafePointer<UnsafePointer<CChar>?>?>?,
         UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UnsafePointer<UInt64>?>?, UnsafeMutablePointer<UnsafePointer<Float>?>?) -> Int32
@@ -37,6 +38,7 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
     let boosterSaveModel: BoosterFile
     let boosterLoadModel: BoosterFile
     let boosterFeatureScore: BoosterFeatureScore
+    let boosterBoostedRounds: BoosterBoostedRounds
     public let path: String
 
     public init(path: String) throws {
@@ -61,6 +63,7 @@ public final class XGBoostLibrary: @unchecked Sendable {  // immutable after ini
         boosterSaveModel = try symbol("XGBoosterSaveModel", as: BoosterFile.self)
         boosterLoadModel = try symbol("XGBoosterLoadModel", as: BoosterFile.self)
         boosterFeatureScore = try symbol("XGBoosterFeatureScore", as: BoosterFeatureScore.self)
+        boosterBoostedRounds = try symbol("XGBoosterBoostedRounds", as: BoosterBoostedRounds.self)
     }
 
     public var versionString: String {

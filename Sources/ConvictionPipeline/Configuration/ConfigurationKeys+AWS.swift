@@ -45,3 +45,32 @@ extension ConvictionConfiguration {
             get: { .integer($0.monitoring.logBufferLines) }, set: { c, v throws(ValueError) in c.monitoring.logBufferLines = try int(v, 100...1_000_000) }),
     ]
 }
+
+extension ConvictionConfiguration {
+    static let sagemakerKeys: [Key] = [
+        Key(name: "sagemaker.role_arn", help: "IAM role SageMaker runs tuning jobs as (conviction sagemaker submit; docs/scale-out.md).",
+            get: { .string($0.sagemaker.roleARN) }, set: { c, v throws(ValueError) in c.sagemaker.roleARN = try string(v) }),
+        Key(name: "sagemaker.container_version", help: "Built-in XGBoost container version; 1.3-1 and later write models the C API loads.",
+            get: { .string($0.sagemaker.containerVersion) }, set: { c, v throws(ValueError) in c.sagemaker.containerVersion = try string(v) }),
+        Key(name: "sagemaker.image", help: "Training image URI; empty = the built-in XGBoost image of aws.region and container_version.",
+            get: { .string($0.sagemaker.image) }, set: { c, v throws(ValueError) in c.sagemaker.image = try string(v) }),
+        Key(name: "sagemaker.instance_type", help: "Training instance type.",
+            get: { .string($0.sagemaker.instanceType) }, set: { c, v throws(ValueError) in c.sagemaker.instanceType = try string(v) }),
+        Key(name: "sagemaker.strategy", help: "bayesian, hyperband or random.",
+            get: { .string($0.sagemaker.strategy.rawValue) }, set: { c, v throws(ValueError) in c.sagemaker.strategy = try choice(v) }),
+        Key(name: "sagemaker.early_stopping", help: "default (Auto, Off for hyperband), auto or off: TrainingJobEarlyStoppingType.",
+            get: { .string($0.sagemaker.earlyStopping.rawValue) }, set: { c, v throws(ValueError) in c.sagemaker.earlyStopping = try choice(v) }),
+        Key(name: "sagemaker.max_jobs", help: "Training jobs per tuning job.",
+            get: { .integer($0.sagemaker.maxJobs) }, set: { c, v throws(ValueError) in c.sagemaker.maxJobs = try int(v, 1...750) }),
+        Key(name: "sagemaker.max_parallel_jobs", help: "Training jobs at once (at most max_jobs).",
+            get: { .integer($0.sagemaker.maxParallelJobs) }, set: { c, v throws(ValueError) in c.sagemaker.maxParallelJobs = try int(v, 1...100) }),
+        Key(name: "sagemaker.spot", help: "Managed spot training, with checkpoints in the run's folder.",
+            get: { .bool($0.sagemaker.spot) }, set: { c, v throws(ValueError) in c.sagemaker.spot = try bool(v) }),
+        Key(name: "sagemaker.max_runtime_seconds", help: "Longest a training job may run.",
+            get: { .integer($0.sagemaker.maxRuntimeSeconds) }, set: { c, v throws(ValueError) in c.sagemaker.maxRuntimeSeconds = try int(v, 60...2_419_200) }),
+        Key(name: "sagemaker.max_wait_seconds", help: "With spot: longest a job may take, waiting for capacity included (at least max_runtime_seconds).",
+            get: { .integer($0.sagemaker.maxWaitSeconds) }, set: { c, v throws(ValueError) in c.sagemaker.maxWaitSeconds = try int(v, 60...2_419_200) }),
+        Key(name: "sagemaker.prefix", help: "Store folder for exports, tuning records and models (the plan's data/sagemaker).",
+            get: { .string($0.sagemaker.prefix) }, set: { c, v throws(ValueError) in c.sagemaker.prefix = try string(v) }),
+    ]
+}

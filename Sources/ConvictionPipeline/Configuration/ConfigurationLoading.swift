@@ -7,7 +7,7 @@ import Foundation
 
 extension ConvictionConfiguration {
     /// Every key, section by section: the order of `conviction config init`.
-    static let keys: [Key] = dataKeys + ingestKeys + scoringKeys + featuresKeys + awsKeys + monitoringKeys + trainingKeys
+    static let keys: [Key] = dataKeys + ingestKeys + scoringKeys + featuresKeys + awsKeys + monitoringKeys + trainingKeys + sagemakerKeys
 
     /// Keys that were replaced: a file that still uses one gets told what to write instead.
     static let retiredKeys = [

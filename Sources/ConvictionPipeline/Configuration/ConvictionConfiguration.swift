@@ -44,6 +44,7 @@ public struct ConvictionConfiguration: Sendable {
     public var aws = AWSSettings()
     public var secrets = SecretsSettings()
     public var monitoring = MonitoringSettings()
+    public var sagemaker = SageMakerSettings()
 
     /// The ingest filters with the configured keywords.
     public var ingestFilters: IngestFilters {

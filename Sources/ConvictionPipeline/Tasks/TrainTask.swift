@@ -60,22 +60,8 @@ public struct TrainTask: Sendable {
 
         let daily = config.features.frequency == .daily
         let dataset = try Self.dataset(from: files, deadZone: config.training.deadZone)
-        var base = FeatureDefinition.base(frequency: config.features.frequency).map(\.name)
-        var sentiment = FeatureDefinition.sentiment(frequency: config.features.frequency).map(\.name).filter { dataset.data.featureNames.contains($0) }
-        if let missing = base.first(where: { !dataset.data.featureNames.contains($0) }) {
-            throw StoreError(key: Dataset.features.rawValue, message: "the feature matrices have no column \(missing) of features.frequency = \"\(config.features.frequency)\": rebuild them with `conviction features`")
-        }
-        // Posts unavailable (X down, no credentials, too little coverage): measure what news sentiment
-        // adds instead, say so, and do not fail.
-        var degradation: String?
-        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet, daily: config.features.frequency == .daily)
-            .unavailable(threshold: config.minPostCoverage) {
-            let news = FeatureDefinition.base(frequency: config.features.frequency).filter { $0.group == .news }.map(\.name)
-            degradation = reason + "; measured what news sentiment adds instead (" + news.joined(separator: ", ") + ")"
-            base.removeAll { news.contains($0) }
-            sentiment = news
-            context.logger.warning("train: \(degradation!)")
-        }
+        let (base, sentiment, degradation) = try await Self.columns(of: dataset, context: context)
+        if let degradation { context.logger.warning("train: \(degradation)") }
         context.logger.info("train: \(dataset.data.rowCount) labelled rows, \(dataset.symbols.count) symbols, \(Set(dataset.data.day).count) days; XGBoost \(library.versionString)")
         let experiment = UpliftExperiment(configuration: config.training, library: library)
         let started = Date()
@@ -151,6 +137,37 @@ public struct TrainTask: Sendable {
         return (outcome, report)
     }
 
+    /// The baseline's columns and the added ones (sentiment). When posts are unavailable (X down,
+    /// no credentials, too little coverage) the added ones are news sentiment instead, and the
+    /// reason says so: the run measures what it can and does not fail.
+    static func columns(of dataset: PooledData, context: PipelineContext) async throws -> (base: [String], added: [String], degradation: String?) {
+        let config = context.configuration
+        var base = FeatureDefinition.base(frequency: config.features.frequency).map(\.name)
+        var sentiment = FeatureDefinition.sentiment(frequency: config.features.frequency).map(\.name).filter { dataset.data.featureNames.contains($0) }
+        if let missing = base.first(where: { !dataset.data.featureNames.contains($0) }) {
+            throw StoreError(key: Dataset.features.rawValue, message: "the feature matrices have no column \(missing) of features.frequency = \"\(config.features.frequency)\": rebuild them with `conviction features`")
+        }
+        var degradation: String?
+        if !sentiment.isEmpty, let reason = try await PostCoverage.measure(context.store, symbols: context.symbolSet, daily: config.features.frequency == .daily)
+            .unavailable(threshold: config.minPostCoverage) {
+            let news = FeatureDefinition.base(frequency: config.features.frequency).filter { $0.group == .news }.map(\.name)
+            degradation = reason + "; measured what news sentiment adds instead (" + news.joined(separator: ", ") + ")"
+            base.removeAll { news.contains($0) }
+            sentiment = news
+        }
+        return (base, sentiment, degradation)
+    }
+
+    /// The store's feature matrices (key, bytes), in key order.
+    static func matrices(_ context: PipelineContext) async throws -> [(String, Data)] {
+        let partitions = try await context.store.partitions(of: .features, symbols: context.symbolSet)
+        let keys = partitions.filter { $0.key.symbol != nil }.flatMap(\.value).filter { $0.hasSuffix(".parquet") }.sorted()
+        guard !keys.isEmpty else { throw StoreError(key: Dataset.features.rawValue, message: "no feature matrices: run `conviction features` first", code: .missingInput) }
+        var files: [(String, Data)] = []
+        for key in keys { files.append((key, try await context.store.get(key))) }
+        return files
+    }
+
     /// `runs/<id>/metrics.json`: the test figures in a form other tools read.
     struct Metrics: Encodable {
         struct Model: Encodable { let accuracy: Double; let mcc: Double; let auc: Double; let n: Int }
@@ -199,7 +216,7 @@ public struct TrainTask: Sendable {
             let group = dataset.data.group[row]
             let symbol = group < dataset.symbols.count ? dataset.symbols[group].rawValue : "group\(group)"
             csv += "\(Eastern.local(dataset.data.t0[row]).date.isoString),\(symbol),\(dataset.data.labels[row]),"
-                + String(format: "%.6f,%.6f\n", result.baselineScores[k], result.augmentedScores[k])
+                + String(format: "%.9g,%.9g\n", result.baselineScores[k], result.augmentedScores[k])
         }
         return csv
     }
