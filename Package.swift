@@ -100,7 +100,7 @@ let package = Package(
                            asyncHTTPClient, logging, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // Runs the built `conviction` binary: depending on the executable makes `swift test` build it.
-        .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionCore", "ConvictionStore", "ConvictionTesting"]),
+        .testTarget(name: "ConvictionCLITests", dependencies: ["ConvictionCLI", "ConvictionAWS", "ConvictionCore", "ConvictionStore", "ConvictionTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

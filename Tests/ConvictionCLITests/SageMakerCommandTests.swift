@@ -1,3 +1,4 @@
+import ConvictionAWS
 import ConvictionTesting
 import Foundation
 import Testing
@@ -126,9 +127,9 @@ struct SageMakerCommandTests {
             .map { String($0.drop { $0 != "{" }) }
     }
 
-    func validate(_ request: String) async throws -> TestSupport.ProcessResult {
+    func validate(_ request: String, operation: String = "CreateHyperParameterTuningJob") async throws -> TestSupport.ProcessResult {
         try await TestSupport.runOffPool(TestSupport.python ?? "/usr/bin/python3",
-                                         [TestSupport.packageRoot.appendingPathComponent("scripts/check-aws-request.py").path, "sagemaker", "CreateHyperParameterTuningJob"],
+                                         [TestSupport.packageRoot.appendingPathComponent("scripts/check-aws-request.py").path, "sagemaker", operation],
                                          environment: ["PATH": "/usr/bin:/bin"], input: Data(request.utf8), timeout: 120)
     }
 
@@ -164,6 +165,12 @@ struct SageMakerCommandTests {
                 #expect(request.contains("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"))
                 #expect(request.contains("\"TrainingJobEarlyStoppingType\" : \"\(strategy == "hyperband" ? "Off" : "Auto")\""), "\(strategy)")
             }
+        }
+        // The describe calls status and fetch make.
+        for (operation, body) in [("DescribeHyperParameterTuningJob", SageMakerClient.describeTuningJobRequest("conv-1a2b3c4d-sent-2612051200")),
+                                  ("DescribeTrainingJob", SageMakerClient.describeTrainingJobRequest("conv-1a2b3c4d-sent-2612051200-best"))] {
+            let valid = try await validate(String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self), operation: operation)
+            #expect(valid.status == 0, "\(operation): \(valid.stderr.suffix(500))")
         }
         let untouched = try await helper(["list", server.endpoint, bucket])
         #expect((untouched["sagemaker"] as? [String])?.isEmpty == true, "the dry runs wrote nothing: \(untouched)")

@@ -39,8 +39,12 @@ public struct SageMakerClient: Sendable {
         public var finished: Bool { ["Completed", "Failed", "Stopped"].contains(status) }
     }
 
+    /// The request bodies of the two describe calls (public so tests check them against botocore's model).
+    public static func describeTuningJobRequest(_ name: String) -> [String: Any] { ["HyperParameterTuningJobName": name] }
+    public static func describeTrainingJobRequest(_ name: String) -> [String: Any] { ["TrainingJobName": name] }
+
     public func describe(tuningJob name: String) async throws -> TuningStatus {
-        let answer = try await call("DescribeHyperParameterTuningJob", ["HyperParameterTuningJobName": name])
+        let answer = try await call("DescribeHyperParameterTuningJob", Self.describeTuningJobRequest(name))
         let counters = answer["TrainingJobStatusCounters"] as? [String: Any] ?? [:]
         func count(_ key: String) -> Int { (counters[key] as? Int) ?? 0 }
         let best = answer["BestTrainingJob"] as? [String: Any]
@@ -54,7 +58,7 @@ public struct SageMakerClient: Sendable {
 
     /// The S3 URI of a finished training job's `model.tar.gz`.
     public func modelArtifacts(trainingJob name: String) async throws -> String {
-        let answer = try await call("DescribeTrainingJob", ["TrainingJobName": name])
+        let answer = try await call("DescribeTrainingJob", Self.describeTrainingJobRequest(name))
         guard let uri = (answer["ModelArtifacts"] as? [String: Any])?["S3ModelArtifacts"] as? String else {
             throw AWSError(code: "InvalidResponse", message: "training job \(name) has no model artifacts (status \(answer["TrainingJobStatus"] as? String ?? "unknown"))")
         }
