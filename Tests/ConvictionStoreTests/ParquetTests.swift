@@ -333,6 +333,12 @@ pl.from_arrow(t).write_parquet(p("pl_none.parquet"), compression="uncompressed")
 pl.from_arrow(big).write_parquet(p("pl_pages.parquet"), compression="snappy", row_group_size=1000, data_page_size=512)
 duckdb.sql("COPY (SELECT * FROM t) TO '%s' (FORMAT PARQUET)" % p("duckdb.parquet"))
 duckdb.sql("COPY (SELECT * FROM big) TO '%s' (FORMAT PARQUET, ROW_GROUP_SIZE 1000)" % p("duckdb_pages.parquet"))
+# zstd: polars' default codec, and pyarrow's and DuckDB's on request.
+pl.from_arrow(t).write_parquet(p("pl_default.parquet"))
+pl.from_arrow(big).write_parquet(p("pl_default_pages.parquet"), row_group_size=1000, data_page_size=512)
+pq.write_table(t, p("pa_zstd.parquet"), compression="zstd")
+pq.write_table(big, p("pa_zstd_v2.parquet"), data_page_version="2.0", compression="zstd", **pages)
+duckdb.sql("COPY (SELECT * FROM big) TO '%s' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 1000)" % p("duckdb_zstd.parquet"))
 """#
 
 @Suite(.timeLimit(.minutes(10))) struct ParquetInteropTests {
@@ -396,6 +402,8 @@ duckdb.sql("COPY (SELECT * FROM big) TO '%s' (FORMAT PARQUET, ROW_GROUP_SIZE 100
             "pa_ms.parquet": truncatedToMillis, "pa_extra.parquet": extra,
             "pa_pages.parquet": big, "pa_pages_v2.parquet": big, "pl_snappy.parquet": sample, "pl_none.parquet": sample,
             "pl_pages.parquet": big, "duckdb.parquet": sample, "duckdb_pages.parquet": big,
+            "pl_default.parquet": sample, "pl_default_pages.parquet": big, "pa_zstd.parquet": sample, "pa_zstd_v2.parquet": big,
+            "duckdb_zstd.parquet": big,
         ]
         for (name, table) in expected.sorted(by: { $0.key < $1.key }) {
             let data = try Data(contentsOf: directory.appendingPathComponent(name))

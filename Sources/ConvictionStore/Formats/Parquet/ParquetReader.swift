@@ -1,7 +1,7 @@
 import Foundation
 
 /// Reads flat Parquet files: PLAIN and dictionary encodings, data pages v1 and v2,
-/// UNCOMPRESSED, SNAPPY and GZIP codecs.
+/// UNCOMPRESSED, SNAPPY, GZIP and ZSTD codecs.
 public enum ParquetReader {
     /// `source` names the file in error messages.
     public static func decode(_ data: Data, source: String) throws -> ParquetTable {
@@ -118,7 +118,7 @@ extension ParquetReader {
             guard let meta = chunk.structure(3), let dataOffset = meta.int(9), let codec = meta.int(4),
                   let total = meta.int(7), let valueCount = meta.int(5)
             else { throw ParquetFailure("\(place): column metadata missing") }
-            guard (0...2).contains(codec) else {
+            guard [0, 1, 2, 6].contains(codec) else {
                 throw ParquetFailure("unsupported compression codec \(Self.label(Self.codecNames, codec)) in column \(leaf.name)")
             }
             var start = dataOffset
@@ -194,6 +194,7 @@ extension ParquetReader {
             let output: [UInt8]
             switch codec {
             case 1: output = try Snappy.decompress(input)
+            case 6: return try Zstd.decompress(input, size: size)
             case 2:
                 do { output = [UInt8](try Gzip.decompress(Data(input))) } catch {
                     throw ParquetFailure("gzip: \(error)")
