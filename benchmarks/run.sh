@@ -24,8 +24,20 @@ for name, r in [("swift", s), ("polars", p)]:
     print(f"{name:10}{r['load_seconds']:>10.2f}{r['compute_seconds']:>13.2f}{r['peak_rss_mb']:>15.0f}")
 print(f"compute ratio polars/swift: {p['compute_seconds'] / s['compute_seconds']:.2f}x "
       f"({'swift faster' if s['compute_seconds'] < p['compute_seconds'] else 'polars faster'})")
+print(f"end to end (load + compute) polars/swift: {(p['load_seconds'] + p['compute_seconds']) / (s['load_seconds'] + s['compute_seconds']):.2f}x")
 print("checksums: all columns agree" if not bad else f"checksums DIFFER for: {', '.join(bad)}")
 sys.exit(1 if bad else 0)
+PYEOF
+
+# Part 1b: loading a Parquet file that polars wrote with its defaults (zstd), not Conviction's writer.
+[ -f "$dir/posts_polars.parquet" ] || .venv/bin/python -W ignore -c "import polars as pl, sys; pl.read_parquet(sys.argv[1]).write_parquet(sys.argv[2])" "$dir/posts.parquet" "$dir/posts_polars.parquet"
+swift_load=$("$bin" parquet-load "$dir/posts_polars.parquet")
+.venv/bin/python -W ignore - "$swift_load" "$dir/posts_polars.parquet" <<'PYEOF'
+import json, sys, time, polars as pl
+s = json.loads(sys.argv[1])
+best = min((lambda t: (pl.read_parquet(sys.argv[2]), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
+print(f"\nParquet load of polars' own file ({s['rows']} rows, zstd), best of 3: swift {s['load_seconds']:.3f} s, polars {best:.3f} s; "
+      f"ratio swift/polars {s['load_seconds'] / best:.2f}x (target <= 1.5)")
 PYEOF
 
 # Part 2: XGBoost training through the Swift binding against Python xgboost, same matrix and parameters.

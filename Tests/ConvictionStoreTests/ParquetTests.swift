@@ -110,6 +110,18 @@ private let pyarrowSnappyV2 = """
 @Suite(.timeLimit(.minutes(10))) struct ParquetErrorTests {
     private let file: Data = (try? ParquetWriter.encode(sample)) ?? Data()
 
+    @Test func projectionReadsOnlyTheNamedColumnsInFileOrder() throws {
+        let data = try ParquetWriter.encode(sampleWithRequired, compression: .gzip, rowGroupSize: 4)
+        let names = sampleWithRequired.columns.map(\.name)
+        let wanted: Set<String> = [names[2], names[0]]
+        let projected = try ParquetReader.decode(data, source: "mem", columns: wanted)
+        #expect(projected.columns == sampleWithRequired.columns.filter { wanted.contains($0.name) })
+        #expect(throws: ParquetError.self) { try ParquetReader.decode(data, source: "mem", columns: ["no_such_column"]) }
+        do { _ = try ParquetReader.decode(data, source: "mem", columns: ["no_such_column"]) } catch {
+            #expect("\(error)".contains("no column no_such_column"), "\(error)")
+        }
+    }
+
     @Test func truncatedFileThrows() {
         let error = #expect(throws: ParquetError.self) {
             try ParquetReader.decode(file.prefix(file.count - 5), source: "cut.parquet")

@@ -25,6 +25,18 @@ let symbols = Symbol.universe
 let sessions = TradingCalendar().sessions(from: CivilDate(year: 2026, month: 1, day: 2), count: 60)
 
 switch arguments[1] {
+case "parquet-load":
+    // Reads one Parquet file (e.g. written by polars or pyarrow with their defaults), best of 3.
+    let data = try Data(contentsOf: dir)
+    var best = Double.infinity
+    var rows = 0
+    for _ in 0..<3 {
+        let start = Date()
+        let table = try ParquetReader.decode(data, source: dir.lastPathComponent)
+        best = min(best, Date().timeIntervalSince(start))
+        rows = table.rowCount
+    }
+    print("{\"load_seconds\": \(best), \"rows\": \(rows), \"peak_rss_mb\": \(peakRSSMegabytes())}")
 case "generate":
     let total = arguments.count > 3 ? Int(arguments[3])! : 5_000_000
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -8,7 +8,7 @@ enum ThriftType: UInt8 {
 
 /// A Thrift value. Decoded structs keep every field, known or not, so Parquet code picks the fields
 /// it understands and newer writers' additions are skipped for free.
-indirect enum ThriftValue {
+indirect enum ThriftValue: Sendable {
     case bool(Bool), i8(Int8), i16(Int16), i32(Int32), i64(Int64), double(Double), binary([UInt8])
     case list(ThriftType, [ThriftValue])
     case map(ThriftType, ThriftType, [(ThriftValue, ThriftValue)])
@@ -35,7 +35,7 @@ indirect enum ThriftValue {
 }
 
 /// A Thrift struct: its fields in id order, with typed accessors that return nil when absent.
-struct ThriftStruct {
+struct ThriftStruct: Sendable {
     var fields: [(id: Int16, value: ThriftValue)] = []
 
     /// Absent (nil) optional fields are dropped, so writers can list every field they might set.
