@@ -74,6 +74,20 @@ import Testing
         for line in read.lines.dropLast() { #expect(lines[line.number - 1] == line.bytes) }
         #expect(throws: Gzip.Error.self) { try Gzip.decompress(Data(truncated)) }
     }
+
+    /// `cat a.gz b.gz` makes one valid gzip file of two members, as gzip and Python read it; the
+    /// second member's lines must not be dropped.
+    @Test func concatenatedGzipMembersReadAsOneFile() throws {
+        let first = (0..<300).map { Data("{\"id\":\"a\($0)\"}".utf8) }, second = (0..<200).map { Data("{\"id\":\"b\($0)\"}".utf8) }
+        let joined = try JSONLines.encode(first) + JSONLines.encode(second)
+        let read = JSONLines.read(joined, gzipped: true)
+        #expect(read.damage == nil)
+        #expect(read.lines.map(\.bytes) == first + second)
+        #expect(try Gzip.decompress(joined + Data(repeating: 0, count: 512)) == Data(try Gzip.decompress(joined)), "trailing zero padding is ignored")
+        let garbage = JSONLines.read(joined + Data("not gzip".utf8), gzipped: true)
+        #expect(garbage.lines.map(\.bytes) == first + second, "the good lines are kept")
+        #expect(garbage.damage?.contains("unexpected bytes after the gzip data") == true, "\(String(describing: garbage.damage))")
+    }
 }
 
 @Suite(.timeLimit(.minutes(10))) struct CatalogTests {

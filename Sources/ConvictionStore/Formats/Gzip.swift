@@ -69,6 +69,20 @@ public enum Gzip {
                     partial = output
                     throw Error(description: "truncated gzip data: stream ended before its trailer")
                 }
+                // A file may hold several gzip members one after another (`cat a.gz b.gz`), which gzip
+                // and Python read as one stream: go on with the next member. Trailing zeros (padding)
+                // end the data; anything else after a member is damage, not silently dropped.
+                if status == Z_STREAM_END && !deflating && stream.avail_in > 0 {
+                    let offset = inputCount - Int(stream.avail_in)
+                    let rest = inRaw[offset...]
+                    if rest.count >= 2 && rest[offset] == 0x1F && rest[offset + 1] == 0x8B {
+                        guard inflateReset(&stream) == Z_OK else { throw Error(description: "zlib reset failed") }
+                        status = Z_OK
+                    } else if !rest.allSatisfy({ $0 == 0 }) {
+                        partial = output
+                        throw Error(description: "unexpected bytes after the gzip data at byte \(offset)")
+                    }
+                }
             } while status != Z_STREAM_END
         }
         return output
