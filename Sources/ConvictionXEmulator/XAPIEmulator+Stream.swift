@@ -126,7 +126,12 @@ extension XAPIEmulator {
                 chunk += line
                 chunkIDs.append(entry.id)
                 lines += 1
-                if lines >= configuration.linesPerChunk { try await flush() }
+                if lines >= configuration.linesPerChunk {
+                    try await flush()
+                    // The cap is checked between chunks, also when many posts are pending at once
+                    // (a connection that fell behind), so it is overshot by one chunk at most.
+                    if usageCapReached { break }
+                }
             }
             if !chunk.isEmpty { try await flush() }
             lastWrite = clock.monotonicMillis()
