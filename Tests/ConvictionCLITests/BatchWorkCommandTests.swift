@@ -13,7 +13,9 @@ struct BatchWorkCommandTests {
 
     @Test func aChildKilledMidPartitionIsRetriedAndEveryPartitionIsCommittedOnce() async throws {
         let python = try #require(TestSupport.python)
-        let (data, environment, server, url) = try ScoreWorkerCommandTests.prepare("batch-local", symbols: Self.symbols)
+        // Preparing runs child processes and waits for them: off the cooperative pool. A failed step
+        // there shows below too, as too few partitions.
+        let (data, environment, server, url) = try await TestSupport.offPool { try ScoreWorkerCommandTests.prepare("batch-local", symbols: Self.symbols) }
         defer { server.signal(SIGTERM) }
         let partitions = Set(try FileManager.default.subpathsOfDirectory(atPath: data + "/raw/posts")
             .filter { $0.hasSuffix(".jsonl.gz") }.map { "raw/posts/" + $0.split(separator: "/").prefix(2).joined(separator: "/") + "/" })
@@ -58,6 +60,7 @@ struct BatchWorkCommandTests {
         #expect(out.contains("batch: \(partitions.count) unit(s) committed by this run, \(partitions.count) of \(partitions.count) finished"), "\(out.suffix(1000))")
 
         // Every post scored once; only the killed child's work in flight was asked of the LLM again.
+        // On the test's own task: the checks inside record their issues against this test.
         let result = try ScoreWorkerCommandTests.check(python: python, data: data, url: url)
         #expect((result["answered"] as? Int ?? .max) <= (result["posts"] as? Int ?? 0) + ScoreWorkerCommandTests.checkpointPosts, "\(result)")
 

@@ -134,7 +134,8 @@ struct SageMakerCommandTests {
     }
 
     @Test func exportTuneAndFetchThroughMoto() async throws {
-        let server = try PythonServer(script: Self.motoWithBestJobs)
+        // Starting it waits for its port: off the cooperative pool.
+        let server = try await TestSupport.offPool { try PythonServer(script: Self.motoWithBestJobs) }
         try #require(server.port > 0, "the patched moto server did not start")
         let bucket = "sagemaker-\(UUID().uuidString.prefix(8).lowercased())"
         let store = "s3://\(bucket)/data"
