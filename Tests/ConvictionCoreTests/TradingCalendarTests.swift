@@ -87,6 +87,11 @@ import Testing
         #expect(Timestamps.parseISO8601("2026-11-24T14:30:01Z") == 1_795_530_601_000)
     }
 
+    @Test func compactStampIsBasicISO8601ToTheSecond() {
+        #expect(Timestamps.compactStamp(1_795_530_601_250) == "20261124T143001Z")
+        #expect(Timestamps.compactStamp(0) == "19700101T000000Z")
+    }
+
     @Test(arguments: ["", "2026-11-24", "2026-13-01T00:00:00Z", "2026-11-24T25:00:00Z", "2026-11-24T14:30:01.Z", "2026-11-24T14:30:01", "yesterday"])
     func rejectsMalformedTimes(_ text: String) {
         #expect(Timestamps.parseISO8601(text) == nil)

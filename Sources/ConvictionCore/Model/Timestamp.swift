@@ -24,6 +24,11 @@ public enum Timestamps {
         return "\(civil.isoString)T\(pad(h)):\(pad(m)):\(pad(s)).\(pad(milli, 3))Z"
     }
 
+    /// `20261205T230102Z`: ISO 8601 basic format to the second, for run names that sort by time.
+    public static func compactStamp(_ ms: EpochMillis) -> String {
+        String(iso8601(ms).prefix(19).filter { $0 != "-" && $0 != ":" }) + "Z"
+    }
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or a `+HH:MM` offset). Returns nil when malformed.
     public static func parseISO8601(_ text: String) -> EpochMillis? {
         let u = Array(text.utf8)

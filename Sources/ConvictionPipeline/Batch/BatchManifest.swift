@@ -36,12 +36,7 @@ public struct BatchManifest: Codable, Sendable, Equatable {
 
     /// A run name that sorts by time and never repeats: `20261205T230102Z-3f9a1c`.
     public static func newRun(now: Int64 = Timestamps.now()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let stamp = formatter.string(from: Date(timeIntervalSince1970: Double(now) / 1000))
-        return stamp + "-" + String(format: "%06x", UInt32.random(in: 0..<0xFFFFFF))
+        Timestamps.compactStamp(now) + "-" + String(format: "%06x", UInt32.random(in: 0..<0xFFFFFF))
     }
 
     /// Child `index`'s units out of `size` children.

@@ -49,10 +49,10 @@ public struct BatchWork: Sendable {
             return try await ScoreTask(context: context, worker: worker, stop: stop, only: Set(units)).run()
         case .features:
             let symbols = try units.map { unit -> Symbol in
-                guard unit.hasPrefix("symbol="), unit.count > 7 else {
+                guard let symbol = FeaturesTask.symbol(ofUnit: unit) else {
                     throw StoreError(key: manifest.key, message: "features unit \(unit) is not symbol=<SYMBOL>", code: .badInput)
                 }
-                return Symbol(String(unit.dropFirst(7)))
+                return symbol
             }
             var configuration = context.configuration
             configuration.symbols = symbols

@@ -71,7 +71,8 @@ public struct SageMakerFetch: Sendable {
             }
             objective[model] = status.bestObjective
             let uri = try await client.modelArtifacts(trainingJob: best)
-            let booster = try await load(uri, model: model, plan: plan)
+            let booster = try await load(uri, model: model, plan: plan, library: library)
+            let rounds = try booster.boostedRounds()
             let columns = plan.columns[model]!.map { data.featureNames.firstIndex(of: $0)! }
             let matrix = try DMatrix(library: library, values: heldOut.flatMap { r in columns.map { data.values[r * data.featureNames.count + $0] } },
                                      rows: heldOut.count, columns: columns.count)
@@ -80,8 +81,8 @@ public struct SageMakerFetch: Sendable {
             let ignored = status.tunedHyperParameters.filter { Double($0.value) == nil || !space.contains(SageMakerTuning.localName($0.key)) }.keys
             if !ignored.isEmpty { notes.append("\(model): ignored tuned values that are not numbers of the search space: \(ignored.sorted().joined(separator: ", "))") }
             let kept = tuned.filter { space.contains($0.key) }
-            fixed[model] = (HyperparameterSearch.parameters(kept, seed: config.training.seed, threads: config.training.threads), try booster.boostedRounds())
-            notes.append("\(model): best job \(best) (validation:auc \(status.bestObjective.map { String(format: "%.4f", $0) } ?? "-")), \(try booster.boostedRounds()) rounds, tuned \(kept.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+            fixed[model] = (HyperparameterSearch.parameters(kept, seed: config.training.seed, threads: config.training.threads), rounds)
+            notes.append("\(model): best job \(best) (validation:auc \(status.bestObjective.map { String(format: "%.4f", $0) } ?? "-")), \(rounds) rounds, tuned \(kept.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
         }
         var rows: [Row] = []
         let (local, _) = try await TrainTask(context: context).run()
@@ -111,7 +112,7 @@ public struct SageMakerFetch: Sendable {
     }
 
     /// Downloads `model.tar.gz`, keeps its `xgboost-model` in the run's folder and loads it.
-    func load(_ uri: String, model: String, plan: SageMakerExport.Plan) async throws -> Booster {
+    func load(_ uri: String, model: String, plan: SageMakerExport.Plan, library: XGBoostLibrary) async throws -> Booster {
         let bytes: Data
         let root = context.configuration.dataDir.hasSuffix("/") ? String(context.configuration.dataDir.dropLast()) : context.configuration.dataDir
         if uri.hasPrefix(root + "/") {
@@ -137,7 +138,6 @@ public struct SageMakerFetch: Sendable {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("conviction-sagemaker-\(UUID().uuidString)").path
         guard FileManager.default.createFile(atPath: path, contents: modelFile) else { throw StoreError(key: path, message: "cannot write a temporary file") }
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let library = try XGBoostLibrary.locate(explicit: context.configuration.xgboostLibrary)
         return try Booster(library: library, loadingFrom: path)
     }
 }

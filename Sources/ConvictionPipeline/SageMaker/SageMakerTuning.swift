@@ -79,10 +79,7 @@ public enum SageMakerTuning {
 
     /// `yyMMddHHmm` in UTC.
     public static func stamp(now: Int64 = Timestamps.now()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyMMddHHmm"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(now) / 1000))
+        let full = Timestamps.compactStamp(now)  // yyyyMMddTHHmmssZ
+        return String(full.dropFirst(2).prefix(6) + full.dropFirst(9).prefix(4))
     }
 }

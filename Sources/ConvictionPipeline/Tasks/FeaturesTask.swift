@@ -28,6 +28,12 @@ public struct FeaturesTask: Sendable {
     /// A symbol's unit of work in the catalog.
     public static func unit(_ symbol: Symbol) -> String { "symbol=\(symbol.rawValue)" }
 
+    /// The symbol of a unit written by `unit(_:)`; nil when it is not one.
+    public static func symbol(ofUnit unit: String) -> Symbol? {
+        guard unit.hasPrefix("symbol="), unit.count > 7 else { return nil }
+        return Symbol(String(unit.dropFirst(7)))
+    }
+
     var builder: FeatureBuilder { FeatureBuilder(configuration: context.configuration.features) }
 
     public func run() async throws -> StageOutcome {
