@@ -31,6 +31,7 @@ bench: setup
 	@bash benchmarks/scoring.sh
 	@bash benchmarks/replay.sh
 	@bash benchmarks/dashboard.sh
+	@bash benchmarks/pipeline.sh
 
 dist: setup
 	bash scripts/dist.sh release dist

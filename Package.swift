@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
     ],
     targets: [
         // MARK: - C libraries
@@ -45,7 +46,8 @@ let package = Package(
         .target(name: "ConvictionXPayload", dependencies: ["ConvictionCore"]),
         .target(name: "ConvictionStore", dependencies: ["ConvictionCore", "CZlib", grdb, crypto]),
         .target(name: "ConvictionIngest", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload", "ConvictionStore", asyncHTTPClient, grdb, logging,
-                                                   .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")] + nio),
+                                                   .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                                                   .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")] + nio),
         // The local X API server: tests and `make demo` stream through the real client against it.
         .target(name: "ConvictionXEmulator", dependencies: ["ConvictionCore", "ConvictionHTTP", "ConvictionXPayload"] + nio),
         .target(name: "ConvictionScoring", dependencies: ["ConvictionCore", "ConvictionHTTP", crypto, asyncHTTPClient] + nio),

@@ -1,8 +1,8 @@
 """Writes a synthetic X API v2 filtered-stream archive for the replay-ingestion benchmark.
 
-    make_replay_archive.py OUT.jsonl.gz N [--seed S]
+    make_replay_archive.py OUT.jsonl.gz N [--seed S] [--days D]
 
-N JSON lines (gzip level 6, mtime 0; the same seed gives the same bytes), posts over 30 days from
+N JSON lines (gzip level 6, mtime 0; the same seed gives the same bytes), posts over D days (30) from
 2026-10-01 with ids increasing with created_at, ~20k authors with Zipf-ish activity, varied texts
 (finance vocabulary, emoji, accents, CJK) and the cashtags' entity offsets in code points. Mixed in,
 roughly: 5% retweets, 3% lang es/ja/und and 0.5% without lang, 1% with more than 5 cashtags, 2% bot
@@ -361,11 +361,14 @@ class Gen:
 
 
 def main():
+    global DAYS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("n", type=int)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--days", type=int, default=DAYS, help="days the posts span (the 10x archive spans 10x the days, as years of real posts do)")
     a = ap.parse_args()
+    DAYS = a.days
     t0 = time.perf_counter()
     Gen(a.seed, a.n).run(a.out)
     print(f"wrote {a.n} lines to {a.out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)

@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# chromium: the dashboard browser test; wrk: the dashboard benchmark; patchelf: the release tarball (make dist).
-for pkg in zlib1g-dev libsqlite3-dev chromium wrk patchelf; do
+# chromium: the dashboard browser test; wrk: the dashboard benchmark; patchelf: the release tarball (make dist);
+# libdeflate0: faster gzip for replay's partitions (loaded at run time; zlib does the work without it).
+for pkg in zlib1g-dev libsqlite3-dev libdeflate0 chromium wrk patchelf; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -34,6 +34,7 @@ extension Conviction {
     /// ArgumentParser's main, except that an error with a code exits with that code's status, so
     /// scripts can tell a bad configuration (78) from an outage (69) or a rate limit (75).
     static func main() async {
+        MemoryTuning.apply()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

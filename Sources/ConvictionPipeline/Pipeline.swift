@@ -29,7 +29,16 @@ public struct Pipeline: Sendable {
         public var outcomes: [StageOutcome] = []
         public var report: RunReport?
         public var reportLocation: String?
+        /// Each task's wall time, in the order run: what a user waits for.
+        public var seconds: [(task: String, seconds: Double)] = []
         public var failed: Bool { outcomes.contains { !$0.failures.isEmpty } }
+
+        /// `time by task: ingest 12.3 s (15%), score ...`.
+        public var timings: String {
+            let total = seconds.reduce(0) { $0 + $1.seconds }
+            return "time by task: " + seconds.map { String(format: "%@ %.1f s (%.0f%%)", $0.task, $0.seconds, 100 * $0.seconds / max(total, 1e-9)) }
+                .joined(separator: ", ") + String(format: "; %.1f s in all", total)
+        }
     }
 
     let context: PipelineContext
@@ -99,6 +108,7 @@ public struct Pipeline: Sendable {
                 let started = ContinuousClock.now
                 let (outcome, report) = try await TrainTask(context: context, algorithm: options.algorithm).run()
                 PipelineMetrics.duration(of: outcome.stage, since: started)
+                summary.seconds.append((node.name, Self.seconds(since: started)))
                 if !finish(outcome) { failed.insert(node.name) }
                 if let report, !context.dryRun { PipelineMetrics.uplift(report) }
                 summary.report = report
@@ -108,9 +118,16 @@ public struct Pipeline: Sendable {
             let started = ContinuousClock.now
             let outcomes = try await node.work()
             if !context.dryRun { PipelineMetrics.duration(of: node.name, since: started) }
+            summary.seconds.append((node.name, Self.seconds(since: started)))
             for outcome in outcomes where !finish(outcome) { failed.insert(node.name) }
         }
+        if !context.dryRun { logger.info("\(summary.timings)") }
         return summary
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
 

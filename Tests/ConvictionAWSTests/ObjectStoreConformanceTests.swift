@@ -56,6 +56,35 @@ func motoConfiguration(_ endpoint: String, keyID: String = "testing", secret: St
     }
 
     @Test(arguments: backends)
+    func objectsStreamInPiecesAndAppearOnlyOnCommit(_ backend: Backend) async throws {
+        var store = try #require(try await backend.make("stream"))
+        if var s3 = store as? S3ObjectStore { s3.multipartThreshold = 6 << 20; s3.partSize = 5 << 20; store = s3 }
+        // 13 MiB that differ at every 8 bytes, made a word at a time (a byte-wise generator is slow in debug builds).
+        let data = Data((0..<(13 << 17)).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }.withUnsafeBytes { Array($0) })
+        try await store.put("blob", data: Data("old".utf8))
+        let writer = try await store.writer("blob")
+        for offset in stride(from: 0, to: data.count, by: 1 << 20) { try await writer.write(data[offset..<min(data.count, offset + (1 << 20))]) }
+        #expect(try await store.get("blob") == Data("old".utf8), "nothing shows before commit")
+        try await writer.commit()
+        let reader = try await store.reader("blob", chunkSize: 3 << 20)
+        #expect(reader.size == data.count)
+        var pieces: [Data] = []
+        while let piece = try await reader.read() { pieces.append(piece) }
+        #expect(pieces.allSatisfy { $0.count <= 3 << 20 } && pieces.count == 5)
+        #expect(pieces.reduce(Data(), +) == data)
+
+        // An aborted write, and a body that throws, leave the old object and nothing else.
+        let aborted = try await store.writer("blob")
+        try await aborted.write(data)
+        await aborted.abort()
+        struct Stop: Error {}
+        await #expect(throws: Stop.self) { try await store.write("blob") { try await $0.write(Data("partial".utf8)); throw Stop() } }
+        #expect(try await store.get("blob") == data)
+        #expect(try await store.list(prefix: "") == ["blob"])
+        await #expect { try await store.reader("missing", chunkSize: 1) } throws: { ($0 as? StoreError)?.errorCode == .missingInput }
+    }
+
+    @Test(arguments: backends)
     func catalogResumesFromTheStore(_ backend: Backend) async throws {
         let store = try #require(try await backend.make("catalog"))
         let cache = TestSupport.temporaryDirectory("cache")
@@ -101,6 +130,15 @@ struct S3ObjectStoreTests {
         let data = Data((0..<(11 << 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         try await s.put("big.bin", data: data)
         #expect(try await s.get("big.bin") == data)
+    }
+
+    @Test func aReaderFailsWhenTheObjectIsReplacedMidRead() async throws {
+        let s = try await store("replaced")
+        try await s.put("blob", data: Data(repeating: 1, count: 1000))
+        let reader = try await s.reader("blob", chunkSize: 400)
+        _ = try await reader.read()
+        try await s.put("blob", data: Data(repeating: 2, count: 1000))
+        await #expect { _ = try await reader.read() } throws: { "\($0)".contains("changed") }
     }
 
     @Test func addressingStyles() throws {

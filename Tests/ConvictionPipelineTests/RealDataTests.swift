@@ -76,7 +76,7 @@ import Testing
         ]
         var joined = Data()
         for l in lines { joined.append(l); joined.append(0x0A) }
-        let outcome = try await ReplayIngestor(store: store, symbols: Symbol.universe).replay("stream-grab", joined)
+        let outcome = try await ReplayIngestor(store: store, symbols: Symbol.universe).replay(.bytes("stream-grab", joined))
         #expect(outcome.accepted == 1 && outcome.rejected.isEmpty)
         #expect(outcome.notices == ["delete": 1, "limit": 1])
     }

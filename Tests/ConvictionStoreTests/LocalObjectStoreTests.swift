@@ -77,6 +77,18 @@ import Testing
 
     /// `cat a.gz b.gz` makes one valid gzip file of two members, as gzip and Python read it; the
     /// second member's lines must not be dropped.
+    @Test(arguments: [true, false])
+    func gzipIsDeterministicWithNoModificationTimeAndReadsBack(_ libdeflate: Bool) throws {
+        let input = Data((0..<20_000).map { "{\"id\":\"\($0)\",\"text\":\"$AAPL line \($0 % 97)\"}\n" }.joined().utf8)
+        let compressor = Gzip.MemberCompressor(useLibDeflate: libdeflate)
+        try #require(compressor.engine == (libdeflate ? "libdeflate" : "zlib"), "make setup installs libdeflate0")
+        let a = try compressor.compress(input), b = try Gzip.MemberCompressor(useLibDeflate: libdeflate).compress(input)
+        #expect(a == b)
+        #expect(Array(a.prefix(8)) == [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0], "no name, no modification time")
+        #expect(a.count < input.count / 5)
+        #expect(try Gzip.decompress(a) == input)
+    }
+
     @Test func concatenatedGzipMembersReadAsOneFile() throws {
         let first = (0..<300).map { Data("{\"id\":\"a\($0)\"}".utf8) }, second = (0..<200).map { Data("{\"id\":\"b\($0)\"}".utf8) }
         let joined = try JSONLines.encode(first) + JSONLines.encode(second)

@@ -63,11 +63,15 @@ enum CRC32C {
         return tables.flatMap { $0 }
     }()
 
-    static func checksum(_ data: Data) -> UInt32 {
+    static func checksum(_ data: Data) -> UInt32 { update(0, data) }
+
+    /// The CRC-32C of `a` followed by `data`, given `crc` = the CRC-32C of `a`: for objects read or
+    /// written in pieces.
+    static func update(_ crc: UInt32, _ data: Data) -> UInt32 {
         data.withUnsafeBytes { raw -> UInt32 in
             let bytes = raw.bindMemory(to: UInt8.self)
             return table.withUnsafeBufferPointer { t -> UInt32 in
-                var crc: UInt32 = 0xFFFF_FFFF
+                var crc: UInt32 = crc ^ 0xFFFF_FFFF
                 var i = 0
                 let n = bytes.count
                 while i + 8 <= n {

@@ -100,42 +100,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     func putMultipart(_ key: String, data: Data) async throws {
-        let started = try await client.send("POST", path: path(key), query: [("uploads", "")],
-                                            headers: [("x-amz-checksum-algorithm", "CRC32C"), ("x-amz-checksum-type", "FULL_OBJECT")])
-        guard let uploadID = XMLText.first("UploadId", in: String(decoding: started.body, as: UTF8.self)) else {
-            throw StoreError(key: key, message: "S3 did not return an UploadId")
-        }
-        do {
-            var parts: [(number: Int, etag: String, crc32c: String)] = []
-            var offset = 0
-            while offset < data.count {
-                let chunk = data.subdata(in: offset..<min(data.count, offset + partSize))
-                let number = parts.count + 1
-                let headers = Self.integrityHeaders(chunk)
-                let response = try await client.send("PUT", path: path(key), query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                                                     headers: headers, body: chunk)
-                parts.append((number, response.header("etag") ?? "", headers[2].1))
-                offset += chunk.count
-            }
-            let xml = "<CompleteMultipartUpload>" + parts.map {
-                "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(XMLText.escape($0.etag))</ETag><ChecksumCRC32C>\($0.crc32c)</ChecksumCRC32C></Part>"
-            }.joined() + "</CompleteMultipartUpload>"
-            // S3 combines the parts' CRC32Cs and refuses the upload when they do not give the whole body's.
-            let whole = S3Checksum.crc32c(data)
-            let done = try await client.send("POST", path: path(key), query: [("uploadId", uploadID)],
-                                             headers: [("x-amz-checksum-crc32c", whole), ("x-amz-checksum-type", "FULL_OBJECT")], body: Data(xml.utf8))
-            let answer = String(decoding: done.body, as: UTF8.self)
-            // S3 can answer 200 with an error in the body.
-            if let code = XMLText.first("Code", in: answer) {
-                throw AWSError(code: code, message: "CompleteMultipartUpload failed for \(key)", status: done.status)
-            }
-            if let stored = XMLText.first("ChecksumCRC32C", in: answer), stored != whole {
-                throw StoreError(key: key, message: "S3 assembled a different object: CRC32C \(stored), the body's is \(whole)")
-            }
-        } catch {
-            _ = try? await client.send("DELETE", path: path(key), query: [("uploadId", uploadID)], expecting: [404])
-            throw error
-        }
+        try await write(key) { try await $0.write(data) }
     }
 
     public func get(_ key: String) async throws -> Data {

@@ -36,46 +36,81 @@ public struct PostProcessor: Sendable {
         acceptedTexts[textKey] = max(acceptedTexts[textKey] ?? .min, createdAt)
     }
 
-    /// Forgets ids and texts too old to come back, so a long-running stream's memory stays bounded.
-    public mutating func prune(idsBefore idCutoff: EpochMillis, textsBefore textCutoff: EpochMillis) {
+    /// How far behind the newest post an id is remembered: recent search's 7 days and a day more.
+    /// A duplicate from further back is not caught here but by scoring, which reads each post once
+    /// per partition (a post's partition follows from its `created_at`, so copies share one).
+    public static let idRetention = 8 * Timestamps.day
+
+    /// Forgets what is too far behind `newest` (a `created_at`) to come back, so memory stays
+    /// bounded however long the stream or the archive: ids after `idRetention`, texts a day after
+    /// the duplicate-text window.
+    public mutating func forget(behind newest: EpochMillis) {
+        prune(idsBefore: newest - Self.idRetention, textsBefore: newest - Int64(filters.duplicateTextWindowSeconds) * 1000 - Timestamps.day)
+    }
+
+    mutating func prune(idsBefore idCutoff: EpochMillis, textsBefore textCutoff: EpochMillis) {
         seenIDs = seenIDs.filter { $0.value >= idCutoff }
         acceptedTexts = acceptedTexts.filter { $0.value >= textCutoff }
     }
 
     public mutating func process(_ line: Data, receivedAt: EpochMillis?) -> Decision {
+        decide(screen(line, receivedAt: receivedAt))
+    }
+
+    /// A line normalised and put through the filters that need no memory of other posts. Screening
+    /// changes nothing, so lines can be screened ahead, on other threads, and decided in order.
+    public struct Screened: Sendable {
+        enum Verdict: Sendable {
+            case notPost(Decision)
+            /// `rejection` is the first memoryless filter that failed, applied after the id check.
+            case post(Post, symbols: [Symbol], rejection: (reason: String, detail: String)?, textKey: UInt64)
+        }
+        let verdict: Verdict
+    }
+
+    public func screen(_ line: Data, receivedAt: EpochMillis?) -> Screened {
         let post: Post, matched: [Symbol]
         do {
             (post, matched) = try normalizer.normalize(line, receivedAt: receivedAt)
         } catch {
-            if error.isNotice { return .skipped(notice: error.reason.replacingOccurrences(of: "notice_", with: "")) }
-            return .rejected(reason: error.reason, detail: error.detail, id: nil, createdAt: nil)
+            if error.isNotice { return Screened(verdict: .notPost(.skipped(notice: error.reason.replacingOccurrences(of: "notice_", with: "")))) }
+            return Screened(verdict: .notPost(.rejected(reason: error.reason, detail: error.detail, id: nil, createdAt: nil)))
         }
-        let id = UInt64(post.id) ?? 0
-        guard seenIDs.updateValue(post.createdAt, forKey: id) == nil else {
-            return .rejected(reason: "duplicate_id", detail: "post \(post.id) was already received", id: id, createdAt: post.createdAt)
+        func rejected(_ reason: String, _ detail: String) -> Screened {
+            Screened(verdict: .post(post, symbols: matched, rejection: (reason, detail), textKey: 0))
         }
         if !filters.languages.isEmpty, !filters.languages.contains(post.lang ?? "und") {
-            return .rejected(reason: "language", detail: "lang \(post.lang ?? "und") is not one of \(filters.languages.sorted().joined(separator: ", "))", id: id, createdAt: post.createdAt)
+            return rejected("language", "lang \(post.lang ?? "und") is not one of \(filters.languages.sorted().joined(separator: ", "))")
         }
-        if filters.dropRetweets, post.isRetweet {
-            return .rejected(reason: "retweet", detail: "referenced_tweets has type retweeted", id: id, createdAt: post.createdAt)
-        }
+        if filters.dropRetweets, post.isRetweet { return rejected("retweet", "referenced_tweets has type retweeted") }
         if filters.maxCashtags > 0, post.cashtags.count > filters.maxCashtags {
-            return .rejected(reason: "cashtag_spam", detail: "\(post.cashtags.count) cashtags, more than \(filters.maxCashtags)", id: id, createdAt: post.createdAt)
+            return rejected("cashtag_spam", "\(post.cashtags.count) cashtags, more than \(filters.maxCashtags)")
         }
         let lowered = Array(post.text.utf8).map(Self.asciiLower)
         if let pattern = botPatterns.firstIndex(where: { Self.contains(lowered, $0) }) {
-            return .rejected(reason: "bot_pattern", detail: "text contains \(filters.botPatterns[pattern].debugDescription)", id: id, createdAt: post.createdAt)
+            return rejected("bot_pattern", "text contains \(filters.botPatterns[pattern].debugDescription)")
         }
         var symbols = matched
         if symbols.contains(where: filters.needsKeyword) {
             let hasKeyword = Self.words(lowered).contains { filters.keywords.contains($0) }
             if !hasKeyword { symbols.removeAll(where: filters.needsKeyword) }
-            if symbols.isEmpty {
-                return .rejected(reason: "no_keyword", detail: "\(matched.map(\.cashtag).joined(separator: " ")) without a financial keyword", id: id, createdAt: post.createdAt)
-            }
+            if symbols.isEmpty { return rejected("no_keyword", "\(matched.map(\.cashtag).joined(separator: " ")) without a financial keyword") }
         }
-        let key = Self.textKey(author: post.authorID, text: post.text)
+        return Screened(verdict: .post(post, symbols: symbols, rejection: nil, textKey: Self.textKey(author: post.authorID, text: post.text)))
+    }
+
+    /// The decision for a screened line, in order: what needs memory of earlier posts (ids, texts).
+    public mutating func decide(_ screened: Screened) -> Decision {
+        let post: Post, symbols: [Symbol], rejection: (reason: String, detail: String)?, key: UInt64
+        switch screened.verdict {
+        case .notPost(let decision): return decision
+        case .post(let p, let s, let r, let k): (post, symbols, rejection, key) = (p, s, r, k)
+        }
+        let id = UInt64(post.id) ?? 0
+        guard seenIDs.updateValue(post.createdAt, forKey: id) == nil else {
+            return .rejected(reason: "duplicate_id", detail: "post \(post.id) was already received", id: id, createdAt: post.createdAt)
+        }
+        if let rejection { return .rejected(reason: rejection.reason, detail: rejection.detail, id: id, createdAt: post.createdAt) }
         if let last = acceptedTexts[key], abs(post.createdAt - last) <= Int64(filters.duplicateTextWindowSeconds) * 1000 {
             return .rejected(reason: "duplicate_text", detail: "author \(post.authorID) posted the same text within \(filters.duplicateTextWindowSeconds) s", id: id, createdAt: post.createdAt)
         }

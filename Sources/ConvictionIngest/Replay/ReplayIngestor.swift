@@ -12,11 +12,22 @@ import Foundation
 public struct ReplayIngestor: Sendable {
     public static let stage = "ingest"
 
-    /// One archive to replay: a name for messages and the catalog, and its bytes.
+    /// One archive to replay: a name for messages and the catalog, and its bytes, read in pieces.
     public struct Source: Sendable {
         public let name: String
-        public let load: @Sendable () async throws -> Data
-        public init(name: String, load: @escaping @Sendable () async throws -> Data) { self.name = name; self.load = load }
+        public let open: @Sendable () async throws -> any ObjectReader
+        public init(name: String, open: @escaping @Sendable () async throws -> any ObjectReader) { self.name = name; self.open = open }
+
+        /// A local file.
+        public static func file(_ path: String) -> Source { Source(name: path) { try FileReader(path: path) } }
+
+        /// An object in a store.
+        public static func object(_ key: String, in store: any ObjectStore) -> Source {
+            Source(name: key) { try await store.reader(key, chunkSize: 4 << 20) }
+        }
+
+        /// Bytes in memory (tests, small inputs).
+        public static func bytes(_ name: String, _ data: Data) -> Source { Source(name: name) { DataReader(data) } }
     }
 
     public struct Outcome: Sendable {
@@ -37,57 +48,21 @@ public struct ReplayIngestor: Sendable {
     public let store: any ObjectStore
     public let symbols: [Symbol]
     public let filters: IngestFilters
+    /// A partition's lines are compressed once this many are gathered (one gzip member each).
+    public var blockBytes = 256 << 10
+    /// Lines waiting across all partitions, at most: past it every partition's block is sent as it is.
+    public var pendingBudget = 24 << 20
 
     public init(store: any ObjectStore, symbols: [Symbol], filters: IngestFilters = .init()) {
         self.store = store; self.symbols = symbols; self.filters = filters
     }
 
     /// What a source's result depends on: its bytes, the symbols and the filters.
-    public func inputHash(of data: Data) -> String {
+    public func inputHash(of source: Source) async throws -> String {
         var inputHasher = ContentHasher()
-        inputHasher.update(ContentHasher.hash(data))
+        inputHasher.update(try await ContentHasher.hash(try await source.open(), name: source.name))
         inputHasher.update(symbols.map(\.rawValue).sorted().joined(separator: ","))
         inputHasher.update(filters.fingerprint)
         return inputHasher.finalize()
-    }
-
-    /// Replays one source's bytes into the raw store.
-    public func replay(_ name: String, _ data: Data) async throws -> Outcome {
-        var outcome = Outcome(source: name)
-
-        // Gzipped or not whatever the name says: the first two bytes tell.
-        let file = JSONLines.read(data, gzipped: data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B)
-        // Duplicates are found within one source: a source's result must not depend on which
-        // other sources happened to be replayed before it.
-        var processor = PostProcessor(symbols: symbols, filters: filters)
-        var batch = PartitionBatch()
-        let lastLine = file.lines.last?.number
-
-        for line in file.lines {
-            if file.damage != nil, line.number == lastLine, !line.bytes.isEmpty, line.bytes.last != UInt8(ascii: "}") {
-                batch.reject(QuarantineRecord(stage: Self.stage, source: name, line: line.number, reason: "truncated",
-                                              detail: "line \(line.number) of a damaged file ends early", raw: line.text))
-                continue
-            }
-            switch processor.process(line.bytes, receivedAt: nil) {
-            case .accepted(let post, let symbols):
-                batch.accept(post, symbols: symbols, payload: line.bytes)
-            case .skipped(let notice):
-                outcome.notices[notice, default: 0] += 1
-            case .rejected(let reason, let detail, _, _):
-                if outcome.examples[reason] == nil { outcome.examples[reason] = "line \(line.number): \(detail)" }
-                batch.reject(QuarantineRecord(stage: Self.stage, source: name, line: line.number, reason: reason,
-                                              detail: "line \(line.number): \(detail)", raw: line.text))
-            }
-        }
-        outcome.accepted = batch.accepted
-        outcome.rejected = batch.rejected
-
-        // Part names derive from the source's name, so replaying a source (say, once a truncated
-        // file is whole again) overwrites its earlier output instead of adding to it.
-        (outcome.outputKeys, outcome.outputHash) = try await batch.write(to: store, partName: String(ContentHasher.hash(Data(name.utf8)).prefix(16)),
-                                                                         stage: Self.stage)
-        if let damage = file.damage { outcome.failure = "\(name): \(damage)" }
-        return outcome
     }
 }

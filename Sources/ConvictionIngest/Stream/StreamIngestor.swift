@@ -273,10 +273,7 @@ public final class StreamIngestor: Sendable {
             let posts = try await journal.commit(to: store)
             lastCommit = clock.monotonicMillis()
             // Keep memory bounded as the database is: ids for recent search's 7 days, texts for the window.
-            if let newest = journal.newestCreatedAt {
-                processor.prune(idsBefore: newest - 8 * Timestamps.day,
-                                textsBefore: newest - Int64(filters.duplicateTextWindowSeconds) * 1000 - Timestamps.day)
-            }
+            if let newest = journal.newestCreatedAt { processor.forget(behind: newest) }
             metrics.update { $0.committedSegments += 1 }
             if posts > 0 { event("committed", ["posts": "\(posts)"]) }
         }

@@ -68,12 +68,7 @@ public struct IngestTask: Sendable {
     /// Replays archive files and folders: real posts.
     func replay(files: [String]) async throws -> StageOutcome {
         let paths = try Self.expand(files)
-        let sources = paths.map { path in
-            ReplayIngestor.Source(name: path) {
-                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError(key: path, message: "cannot read") }
-                return data
-            }
-        }
+        let sources = paths.map(ReplayIngestor.Source.file)
         if !context.dryRun { try await StoreOrigin.claim(.real, by: "conviction ingest replay", in: context.store) }
         return try await replay(sources, described: "\(paths.count) archive file(s)")
     }
@@ -84,8 +79,7 @@ public struct IngestTask: Sendable {
         let store = context.store
         let simulated = keys.allSatisfy { $0.hasPrefix(Dataset.simulatedStream.rawValue + "/") }
         if !context.dryRun && !simulated { try await StoreOrigin.claim(.real, by: "conviction batch work --stage replay", in: store) }
-        return try await replay(keys.map { key in ReplayIngestor.Source(name: key) { try await store.get(key) } },
-                                described: "\(keys.count) archive file(s) from the store")
+        return try await replay(keys.map { ReplayIngestor.Source.object($0, in: store) }, described: "\(keys.count) archive file(s) from the store")
     }
 
     /// Replays the simulator's post archive (`sim/stream/`), which `conviction simulate` wrote.
@@ -95,7 +89,7 @@ public struct IngestTask: Sendable {
         if keys.isEmpty && !context.dryRun {
             throw StoreError(key: Dataset.simulatedStream.rawValue + "/", message: "nothing to replay: no files or folders were named, and the store holds no simulator output (sim/stream/); name archive files or folders, or run `conviction simulate` first", code: .missingInput)
         }
-        return try await replay(keys.map { key in ReplayIngestor.Source(name: key) { try await store.get(key) } },
+        return try await replay(keys.map { ReplayIngestor.Source.object($0, in: store) },
                                 described: keys.isEmpty ? "the simulator's post archive (sim/stream/) once simulate has written it" : "the simulator's \(keys.count) post archive file(s)")
     }
 
@@ -111,15 +105,14 @@ public struct IngestTask: Sendable {
         var freshRows = 0
         for (i, source) in sources.enumerated() {
             // Each source is one unit of work in the catalog: the same content replayed again is skipped.
-            let data = try await source.load()
-            let inputHash = ingestor.inputHash(of: data)
+            let inputHash = try await ingestor.inputHash(of: source)
             if let done = try await context.catalog.finished(stage: ReplayIngestor.stage, unit: source.name, inputHash: inputHash, store: context.store) {
                 outcome.skipped += 1
                 outcome.rows += done.rows
                 meter.step(i + 1, rows: outcome.rows)
                 continue
             }
-            let result = try await ingestor.replay(source.name, data)
+            let result = try await ingestor.replay(source, progress: ReplayIngestor.progressReport(source.name) { [logger = context.logger] in logger.info("\($0)") })
             outcome.done += 1
             freshRows += result.accepted
             outcome.rows += result.accepted

@@ -160,11 +160,12 @@ public struct ScoreTask: Sendable {
                         run: inout RunState, outcome: inout StageOutcome) async throws -> PartitionResult {
         // Held by a live worker elsewhere: do not fetch what cannot be worked on.
         if let holder = try await board.holder(partition.prefix) { return .busy(holder) }
-        var files: [(String, Data)] = []
+        // The partition's files are read twice, a piece at a time, never whole: once for their hash,
+        // and, when the work is not done yet, once for their posts.
         var hasher = ContentHasher()
         for key in keys.sorted() {
-            let data = try await context.store.get(key)
-            files.append((key, data)); hasher.update(key); hasher.update(data)
+            hasher.update(key)
+            try await hasher.update(try await context.store.reader(key, chunkSize: 4 << 20), name: key)
         }
         // A partition is finished for this input and these scorers: a new model or prompt re-scores it.
         let unitHash = ContentHasher.hash(Data((hasher.finalize() + engine.identity).utf8))
@@ -192,26 +193,25 @@ public struct ScoreTask: Sendable {
         var quarantine: [Data] = []
         var damaged: [String] = []
         let normalizer = PostNormalizer(symbols: context.configuration.symbols)
-        for (key, data) in files {
-            let file = JSONLines.read(data, gzipped: true)
-            if let damage = file.damage { damaged.append("\(key): \(damage)") }
-            for line in file.lines {
+        for key in keys.sorted() {
+            let damage = try await JSONLines.forEachLine(of: try await context.store.reader(key, chunkSize: 4 << 20)) { line in
                 guard let raw = RawPostLine.decode(line.bytes) else {
                     quarantine.append(QuarantineRecord(stage: Self.stage, source: key, line: line.number, reason: "malformed",
                                                        detail: "not a raw-store line", raw: line.text).encoded())
-                    continue
+                    return
                 }
-                do {
+                do throws(PostNormalizer.Rejection) {
                     // A post fetched from history was on X from its created_at: that is when it became known
                     // (docs/ingestion.md), whatever features.point_in_time says for streamed posts.
                     let (post, _) = try normalizer.normalize(raw.payload, receivedAt: raw.historical ? nil : raw.receivedAt)
-                    guard seen.insert(post.id).inserted else { continue }  // the same post from two archives
+                    guard seen.insert(post.id).inserted else { return }  // the same post from two archives
                     posts.append(post)
                 } catch {
                     quarantine.append(QuarantineRecord(stage: Self.stage, source: key, line: line.number, reason: error.reason,
                                                        detail: error.detail, raw: line.text).encoded())
                 }
             }
+            if let damage { damaged.append("\(key): \(damage)") }
         }
         // One order for every worker, so checkpoints line up.
         posts.sort { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }

@@ -164,6 +164,29 @@ public struct ContentHasher {
 
     public mutating func update(_ text: String) { update(Data(text.utf8)) }
 
+    /// `update` for data that arrives in pieces: `begin` with the whole length, then each `piece`.
+    public mutating func begin(length: Int) {
+        hasher.update(data: withUnsafeBytes(of: UInt64(length).littleEndian) { Data($0) })
+    }
+
+    public mutating func piece(_ data: Data) { hasher.update(data: data) }
+
+    /// `update` with an object read in pieces; its size must be known up front.
+    public mutating func update(_ reader: any ObjectReader, name: String) async throws {
+        guard let size = reader.size else { throw StoreError(key: name, message: "cannot hash: the size is not known") }
+        begin(length: size)
+        var seen = 0
+        while let chunk = try await reader.read() { piece(chunk); seen += chunk.count }
+        guard seen == size else { throw StoreError(key: name, message: "read \(seen) bytes of \(size): the file changed while it was read") }
+    }
+
+    /// `hash` of an object read in pieces.
+    public static func hash(_ reader: any ObjectReader, name: String) async throws -> String {
+        var h = ContentHasher()
+        try await h.update(reader, name: name)
+        return h.finalize()
+    }
+
     public func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 
     public static func hash(_ data: Data) -> String {

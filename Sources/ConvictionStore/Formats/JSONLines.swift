@@ -55,4 +55,47 @@ public enum JSONLines {
         }
         return ReadResult(lines: lines, damage: damage)
     }
+
+    /// Reads an object's lines a piece at a time (gzip or not, as its first bytes tell), handing each
+    /// complete line to `body`; the bytes are valid during the call only. Returns the damage, as
+    /// `read` reports it, instead of throwing; a read error is thrown.
+    public static func forEachLine(of reader: any ObjectReader, _ body: (Line) throws -> Void) async throws -> String? {
+        var inflater: Gzip.Inflater?
+        var decided = false
+        var pending = Data()
+        var number = 0
+        var damage: String?
+        func emit(all: Bool) throws {
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                number += 1
+                if newline > start { try body(Line(number: number, bytes: pending[start..<newline])) }
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+            if all && !pending.isEmpty {
+                number += 1
+                try body(Line(number: number, bytes: pending))
+                if damage != nil { damage! += "; line \(number) is incomplete" }
+                pending = Data()
+            }
+        }
+        while let chunk = try await reader.read() {
+            if !decided {
+                decided = true
+                if chunk.count >= 2 && chunk[chunk.startIndex] == 0x1F && chunk[chunk.startIndex + 1] == 0x8B { inflater = try Gzip.Inflater() }
+            }
+            if let inflater {
+                do { try inflater.inflate(chunk) { pending.append(contentsOf: $0) } } catch { damage = "\(error)"; break }
+            } else {
+                pending.append(chunk)
+            }
+            try emit(all: false)
+        }
+        if damage == nil, let inflater {
+            do { try inflater.finish() } catch { damage = "\(error)" }
+        }
+        try emit(all: true)
+        return damage
+    }
 }

@@ -1,5 +1,8 @@
 import ConvictionCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An object store on the local filesystem. Writes go to a temporary file in the target folder,
 /// are fsynced, renamed over the key, and the folder is fsynced: a crash leaves the old object or
@@ -67,6 +70,47 @@ public struct LocalObjectStore: ObjectStore {
         return data
     }
 
+    public func reader(_ key: String, chunkSize: Int) async throws -> any ObjectReader {
+        let path = try url(for: key).path
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError(key: key, message: "no such object in \(location)", code: .missingInput) }
+        return try FileReader(path: path, chunkSize: chunkSize)
+    }
+
+    public func writer(_ key: String) async throws -> any ObjectWriter { try Writer(target: try url(for: key), key: key) }
+
+    /// Appends to a temporary file beside the key; commit fsyncs it and renames it over the key.
+    final class Writer: ObjectWriter {
+        let target: URL, temp: URL, key: String
+        var fd: Int32
+
+        init(target: URL, key: String) throws {
+            let folder = target.deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            self.target = target; self.key = key
+            temp = folder.appendingPathComponent(".tmp-\(UUID().uuidString)")
+            fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw StoreError(key: key, message: "cannot create: \(String(cString: strerror(errno)))") }
+        }
+
+        deinit { if fd >= 0 { close(fd); unlink(temp.path) } }
+
+        func write(_ data: Data) async throws { try LocalObjectStore.writeAll(data, to: fd, name: key) }
+
+        func commit() async throws {
+            guard fsync(fd) == 0 else { throw StoreError(key: key, message: "fsync failed: \(String(cString: strerror(errno)))") }
+            close(fd); fd = -1
+            guard rename(temp.path, target.path) == 0 else {
+                unlink(temp.path)
+                throw StoreError(key: key, message: "rename failed: \(String(cString: strerror(errno)))")
+            }
+            LocalObjectStore.syncDirectory(target.deletingLastPathComponent())
+        }
+
+        func abort() async {
+            if fd >= 0 { close(fd); fd = -1; unlink(temp.path) }
+        }
+    }
+
     public func exists(_ key: String) async throws -> Bool {
         FileManager.default.fileExists(atPath: try url(for: key).path)
     }
@@ -98,15 +142,19 @@ public struct LocalObjectStore: ObjectStore {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw StoreError(key: url.path, message: "cannot create: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        try writeAll(data, to: fd, name: url.path)
+        guard fsync(fd) == 0 else { throw StoreError(key: url.path, message: "fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    static func writeAll(_ data: Data, to fd: Int32, name: String) throws {
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0
             while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                guard n > 0 else { throw StoreError(key: url.path, message: "write failed: \(String(cString: strerror(errno)))") }
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard n > 0 else { throw StoreError(key: name, message: "write failed: \(String(cString: strerror(errno)))") }
                 offset += n
             }
         }
-        guard fsync(fd) == 0 else { throw StoreError(key: url.path, message: "fsync failed: \(String(cString: strerror(errno)))") }
     }
 
     static func syncDirectory(_ url: URL) {

@@ -15,6 +15,7 @@ func peakRSSMegabytes() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+MemoryTuning.apply()
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
     print("usage: ConvictionBenchmarks generate DIR [POSTS] | sentiment DIR")
@@ -163,9 +164,9 @@ case "replay":
     let start = DispatchTime.now().uptimeNanoseconds
     let store = try LocalObjectStore(root: out)
     let ingestor = ReplayIngestor(store: store, symbols: Symbol.universe)
-    let data = try Data(contentsOf: URL(fileURLWithPath: archive))
-    _ = ingestor.inputHash(of: data)  // the catalog's unit hash, as the ingest task computes it
-    let outcome = try await ingestor.replay(archive, data)
+    let source = ReplayIngestor.Source.file(archive)
+    _ = try await ingestor.inputHash(of: source)  // the catalog's unit hash, as the ingest task computes it
+    let outcome = try await ingestor.replay(source)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let rss = peakRSSMegabytes()
     var partitions: [String: Int] = [:]
