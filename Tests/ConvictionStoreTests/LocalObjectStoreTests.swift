@@ -89,6 +89,33 @@ import Testing
         #expect(try Gzip.decompress(a) == input)
     }
 
+    /// Hands out bytes seven at a time.
+    final class SevenByteReader: ObjectReader {
+        var rest: Data
+        let size: Int?
+        init(_ data: Data) { rest = data; size = data.count }
+        func read() async throws -> Data? {
+            guard !rest.isEmpty else { return nil }
+            defer { rest = Data(rest.dropFirst(7)) }
+            return Data(rest.prefix(7))
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func readingInPiecesGivesTheSameLinesAndDamageAsReadingWhole(_ gzipped: Bool) async throws {
+        let lines = (0..<400).map { Data("{\"id\":\"\($0)\"}".utf8) }
+        var data = try JSONLines.encode(lines, gzip: gzipped)
+        data.insert(contentsOf: [0x0A, 0x0A], at: gzipped ? data.count : 30)  // empty lines are numbered, not returned
+        for bytes in [data, data.prefix(data.count * 2 / 3)] {
+            let whole = JSONLines.read(bytes, gzipped: gzipped)
+            var pieces: [(Int, Data)] = []
+            let damage = try await JSONLines.forEachLine(of: SevenByteReader(Data(bytes))) { pieces.append(($0.number, Data($0.bytes))) }
+            #expect(pieces.map(\.0) == whole.lines.map(\.number))
+            #expect(pieces.map(\.1) == whole.lines.map { Data($0.bytes) })
+            #expect(damage == whole.damage)
+        }
+    }
+
     @Test func concatenatedGzipMembersReadAsOneFile() throws {
         let first = (0..<300).map { Data("{\"id\":\"a\($0)\"}".utf8) }, second = (0..<200).map { Data("{\"id\":\"b\($0)\"}".utf8) }
         let joined = try JSONLines.encode(first) + JSONLines.encode(second)

@@ -48,8 +48,9 @@ final class SpillFile: Sendable {
     /// Streams every object into the store, in key order; returns the keys and a hash over their bytes.
     func write(to store: any ObjectStore) async throws -> (keys: [String], hash: String) {
         let all = state.withLock { $0.members }
+        let keys = all.keys.sorted()
         var hasher = ContentHasher()
-        for key in all.keys.sorted() {
+        for key in keys {
             let members = all[key]!.sorted { $0.seq < $1.seq }
             hasher.begin(length: members.reduce(0) { $0 + $1.length })
             try await store.write(key) { writer in
@@ -60,7 +61,7 @@ final class SpillFile: Sendable {
                 }
             }
         }
-        return (all.keys.sorted(), hasher.finalize())
+        return (keys, hasher.finalize())
     }
 
     func read(_ member: Member, key: String) throws -> Data {
@@ -88,7 +89,7 @@ struct SpillGatherer {
     var sequence: [String: Int] = [:]
     var ready: [SpillFile.Job] = []
 
-    init(partName: String, stage: String, blockBytes: Int = 256 << 10, budget: Int = 64 << 20) {
+    init(partName: String, stage: String, blockBytes: Int, budget: Int) {
         part = "part-\(partName).jsonl.gz"
         quarantineKey = Dataset.quarantine.rawValue + "/\(stage)/" + part
         self.blockBytes = blockBytes; self.budget = budget

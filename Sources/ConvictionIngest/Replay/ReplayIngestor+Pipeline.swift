@@ -165,16 +165,8 @@ extension ReplayIngestor {
     static func screen(_ text: TextBlock, _ screener: PostProcessor, source: String) -> LineBlock {
         var block = LineBlock(seq: text.seq, tail: text.tail, damage: text.damage, isLast: text.isLast)
         var number = text.firstNumber
-        let data = text.text
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var start = 0
-            while start < raw.count, let newline = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) {
-                let end = raw.baseAddress!.distance(to: UnsafeRawPointer(newline))
-                number += 1
-                // A slice shares the block's buffer: no copy per line.
-                if end > start { block.lines.append(prepare(number, data[(data.startIndex + start)..<(data.startIndex + end)], screener, source: source)) }
-                start = end + 1
-            }
+        _ = JSONLines.eachLine(in: text.text, number: &number) { line in
+            block.lines.append(prepare(line.number, line.bytes, screener, source: source))
         }
         block.lastNumber = number
         return block
@@ -238,14 +230,7 @@ extension ReplayIngestor {
             var block = TextBlock(seq: seq, firstNumber: number)
             if let newline {
                 block.text = Data(pending[..<(newline + 1)])
-                number += block.text.withUnsafeBytes { raw in
-                    var count = 0, start = 0
-                    while start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) {
-                        count += 1
-                        start = raw.baseAddress!.distance(to: UnsafeRawPointer(hit)) + 1
-                    }
-                    return count
-                }
+                _ = JSONLines.eachLine(in: block.text, number: &number) { _ in }  // counts the lines, for absolute numbers
                 pending.removeSubrange(..<(newline + 1))
             }
             if all { block.tail = pending; block.damage = damage; block.isLast = true }

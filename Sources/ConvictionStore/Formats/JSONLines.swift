@@ -35,17 +35,7 @@ public enum JSONLines {
         }
         var lines: [Line] = []
         var number = 0
-        var start = body.startIndex
-        body.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            for i in 0..<bytes.count where bytes[i] == 0x0A {
-                number += 1
-                let lineStart = start - body.startIndex
-                // A slice shares the file's buffer: no copy per line.
-                if i > lineStart { lines.append(Line(number: number, bytes: body[(body.startIndex + lineStart)..<(body.startIndex + i)])) }
-                start = body.startIndex + i + 1
-            }
-        }
+        let start = eachLine(in: body, number: &number) { lines.append($0) }
         if start < body.endIndex {
             number += 1
             // A plain file may simply lack its final newline; in a damaged file the last line is
@@ -66,12 +56,7 @@ public enum JSONLines {
         var number = 0
         var damage: String?
         func emit(all: Bool) throws {
-            var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: 0x0A) {
-                number += 1
-                if newline > start { try body(Line(number: number, bytes: pending[start..<newline])) }
-                start = newline + 1
-            }
+            let start = try eachLine(in: pending, number: &number, body)
             pending.removeSubrange(..<start)
             if all && !pending.isEmpty {
                 number += 1
@@ -97,5 +82,23 @@ public enum JSONLines {
         }
         try emit(all: true)
         return damage
+    }
+
+    /// Hands each complete line of `data` to `body`, numbered on from `number` (empty lines are
+    /// counted, not handed over), and returns the index just past the last newline. A line is a
+    /// slice that shares `data`'s buffer: no copy per line.
+    public static func eachLine(in data: Data, number: inout Int, _ body: (Line) throws -> Void) rethrows -> Data.Index {
+        var count = number
+        defer { number = count }
+        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Data.Index in
+            var start = 0
+            while start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) {
+                let end = raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                count += 1
+                if end > start { try body(Line(number: count, bytes: data[(data.startIndex + start)..<(data.startIndex + end)])) }
+                start = end + 1
+            }
+            return data.startIndex + start
+        }
     }
 }

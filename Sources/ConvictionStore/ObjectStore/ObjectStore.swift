@@ -64,14 +64,6 @@ extension ObjectStore {
             throw error
         }
     }
-
-    /// Copies a local file into the store a piece at a time.
-    public func upload(_ key: String, file: URL, chunkSize: Int = 8 << 20) async throws {
-        let reader = try FileReader(path: file.path, chunkSize: chunkSize)
-        try await write(key) { writer in
-            while let chunk = try await reader.read() { try await writer.write(chunk) }
-        }
-    }
 }
 
 /// Bytes already in memory, as a reader (one piece).
