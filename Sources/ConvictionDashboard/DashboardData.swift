@@ -204,8 +204,8 @@ public final class DashboardData: Sendable {
             return try ParquetReader.decode(try await store.get(key), source: key)
         }
         guard let table, case .timestamp(let times)? = table.column("timestamp")?.values else { return [] }
-        let five: [Double?] = { if case .double(let v)? = table.column("sent_5m")?.values { v } else { [] } }()
-        let sixty: [Double?] = { if case .double(let v)? = table.column("sent_60m")?.values { v } else { [] } }()
+        let five: ParquetArray<Double> = { if case .double(let v)? = table.column("sent_5m")?.values { v } else { [] } }()
+        let sixty: ParquetArray<Double> = { if case .double(let v)? = table.column("sent_60m")?.values { v } else { [] } }()
         let dayStart = Int64(date.daysSinceEpoch) * Timestamps.day
         return times.indices.compactMap { i in
             guard let micros = times[i] else { return nil }

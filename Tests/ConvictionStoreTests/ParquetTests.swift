@@ -255,7 +255,7 @@ private func same(_ seen: [String?]?, _ expected: ParquetValues) -> Bool {
     guard let seen, seen.count == expected.count else { return false }
     switch expected {
     case .int64(let values), .timestamp(let values): return seen == values.map { $0.map { "\($0)" } }
-    case .string(let values): return seen == values
+    case .string(let values): return seen == Array(values)
     case .bool(let values): return seen == values.map { $0.map { $0 ? "true" : "false" } }
     case .double(let values):
         return zip(seen, values).allSatisfy { text, value in

@@ -264,7 +264,7 @@ public struct TrainTask: Sendable {
                   case .double(let forward)? = table.column("forward_return")?.values else {
                 throw StoreError(key: key, message: "timestamp, label, forward_return or label_end column missing")
             }
-            let values: [[Double?]] = try featureColumns.map {
+            let values: [ParquetArray<Double>] = try featureColumns.map {
                 guard case .double(let v) = $0.values else { throw StoreError(key: key, message: "column \($0.name) is not double") }
                 return v
             }

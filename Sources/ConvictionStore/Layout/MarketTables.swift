@@ -83,11 +83,11 @@ public enum MarketTables {
         }
     }
 
-    static func strings(_ t: ParquetTable, _ name: String, _ source: String) throws -> [String?] {
+    static func strings(_ t: ParquetTable, _ name: String, _ source: String) throws -> ParquetArray<String> {
         guard case .string(let v)? = t.column(name)?.values else { throw missing(name, source) }
         return v
     }
-    static func doubles(_ t: ParquetTable, _ name: String, _ source: String) throws -> [Double?] {
+    static func doubles(_ t: ParquetTable, _ name: String, _ source: String) throws -> ParquetArray<Double> {
         guard case .double(let v)? = t.column(name)?.values else { throw missing(name, source) }
         return v
     }

@@ -1,16 +1,27 @@
 import ConvictionCore
 import Foundation
 
-/// The values of one Parquet column, one case per supported type; `nil` marks a null.
+/// The values of one Parquet column, one case per supported type; nulls are marked in the array.
 ///
 /// Equality treats NaN as equal to NaN, so a table holding NaN compares equal to its round trip.
 public enum ParquetValues: Sendable, Equatable {
-    case int64([Int64?])
-    case double([Double?])
-    case string([String?])
+    case int64(ParquetArray<Int64>)
+    case double(ParquetArray<Double>)
+    case string(ParquetArray<String>)
     /// Microseconds since the Unix epoch, UTC.
-    case timestamp([Int64?])
-    case bool([Bool?])
+    case timestamp(ParquetArray<Int64>)
+    case bool(ParquetArray<Bool>)
+
+    public static func int64(_ values: [Int64]) -> ParquetValues { .int64(ParquetArray(values)) }
+    public static func int64(_ values: [Int64?]) -> ParquetValues { .int64(ParquetArray(optionals: values)) }
+    public static func double(_ values: [Double]) -> ParquetValues { .double(ParquetArray(values)) }
+    public static func double(_ values: [Double?]) -> ParquetValues { .double(ParquetArray(optionals: values)) }
+    public static func string(_ values: [String]) -> ParquetValues { .string(ParquetArray(values)) }
+    public static func string(_ values: [String?]) -> ParquetValues { .string(ParquetArray(optionals: values)) }
+    public static func timestamp(_ values: [Int64]) -> ParquetValues { .timestamp(ParquetArray(values)) }
+    public static func timestamp(_ values: [Int64?]) -> ParquetValues { .timestamp(ParquetArray(optionals: values)) }
+    public static func bool(_ values: [Bool]) -> ParquetValues { .bool(ParquetArray(values)) }
+    public static func bool(_ values: [Bool?]) -> ParquetValues { .bool(ParquetArray(optionals: values)) }
 
     /// The number of values, nulls included.
     public var count: Int {
@@ -22,14 +33,13 @@ public enum ParquetValues: Sendable, Equatable {
         }
     }
 
-    public static func == (lhs: ParquetValues, rhs: ParquetValues) -> Bool {
-        switch (lhs, rhs) {
-        case let (.int64(a), .int64(b)), let (.timestamp(a), .timestamp(b)): a == b
-        case let (.string(a), .string(b)): a == b
-        case let (.bool(a), .bool(b)): a == b
-        case let (.double(a), .double(b)):
-            a.count == b.count && zip(a, b).allSatisfy { x, y in x == y || (x?.isNaN == true && y?.isNaN == true) }
-        default: false
+    /// The first null slot, if any.
+    public var firstNullIndex: Int? {
+        switch self {
+        case .int64(let values), .timestamp(let values): values.firstNullIndex
+        case .double(let values): values.firstNullIndex
+        case .string(let values): values.firstNullIndex
+        case .bool(let values): values.firstNullIndex
         }
     }
 }

@@ -66,7 +66,7 @@ public enum ParquetWriter {
                 let first = table.columns[0]
                 throw fail("column \(column.name) has \(column.values.count) values, column \(first.name) has \(first.values.count)")
             }
-            if !column.nullable, let row = column.values.firstNilIndex {
+            if !column.nullable, let row = column.values.firstNullIndex {
                 throw fail("column \(column.name) is REQUIRED (nullable: false) but row \(row) is null")
             }
         }
@@ -216,7 +216,7 @@ extension ParquetWriter {
             }
         }
 
-        private mutating func split<T>(_ slice: ArraySlice<T?>) -> [T] {
+        private mutating func split<T>(_ slice: some Collection<T?>) -> [T] {
             defined.reserveCapacity(slice.count)
             var present: [T] = []
             present.reserveCapacity(slice.count)
@@ -252,16 +252,5 @@ extension ParquetWriter {
             v >>= 7
         }
         out.append(UInt8(v))
-    }
-}
-
-extension ParquetValues {
-    fileprivate var firstNilIndex: Int? {
-        switch self {
-        case .int64(let v), .timestamp(let v): v.firstIndex(of: nil)
-        case .double(let v): v.firstIndex { $0 == nil }
-        case .string(let v): v.firstIndex(of: nil)
-        case .bool(let v): v.firstIndex(of: nil)
-        }
     }
 }

@@ -138,13 +138,14 @@ struct ThriftEncoder {
     }
 }
 
-/// Parses Thrift compact-protocol structs from a byte range, keeping unknown fields.
+/// Parses Thrift compact-protocol structs from a byte range, keeping unknown fields. The bytes are
+/// borrowed (a file's mapped or loaded bytes): the decoder lives only inside their scope.
 struct ThriftDecoder {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     private(set) var position: Int
     let end: Int
 
-    init(_ bytes: [UInt8], from start: Int, to end: Int) {
+    init(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) {
         self.bytes = bytes
         self.position = start
         self.end = end
@@ -189,7 +190,7 @@ struct ThriftDecoder {
             let count = try readCount()
             let start = position
             position += count
-            return .binary(Array(bytes[start..<position]))
+            return .binary(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<position])))
         case .list, .set:
             let header = try readByte()
             let count = header >> 4 == 15 ? try readCount() : Int(header >> 4)

@@ -28,16 +28,13 @@ enum Zstd {
         return .failure(ParquetFailure("zstd-compressed pages need libzstd.so.1 (Debian package libzstd1), which could not be loaded: \(dlerror().map { String(cString: $0) } ?? "not found")"))
     }()
 
-    static func decompress(_ input: ArraySlice<UInt8>, size: Int) throws -> [UInt8] {
+    /// Decompresses one frame into `output`, which holds exactly `size` bytes.
+    static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutablePointer<UInt8>, size: Int) throws {
         let zstd = try library.get()
-        var output = [UInt8](repeating: 0, count: size)
-        let written = output.withUnsafeMutableBytes { out in
-            input.withUnsafeBytes { zstd.decompress(out.baseAddress, size, $0.baseAddress, $0.count) }
-        }
+        let written = zstd.decompress(output, size, input.baseAddress, input.count)
         guard zstd.isError(written) == 0 else {
             throw ParquetFailure("zstd: \(zstd.errorName(written).map { String(cString: $0) } ?? "error \(written)")")
         }
         guard written == size else { throw ParquetFailure("page holds \(written) bytes after decompression, header says \(size)") }
-        return output
     }
 }
